@@ -1,0 +1,3 @@
+from galaxyscope.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""bias package (no Qt)."""

@@ -1,0 +1,1 @@
+"""measure package (no Qt)."""

@@ -1,0 +1,1 @@
+"""saliency package (no Qt)."""
