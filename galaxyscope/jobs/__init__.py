@@ -1,1 +1,1 @@
-"""jobs package (no Qt)."""
+"""Batch jobs over image sets (no Qt): each takes a progress callback and a cancel check."""

@@ -1,0 +1,49 @@
+"""Pieces every job and command shares: the default model, progress bars."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable
+
+from galaxyscope.errors import ModelLoadError
+
+
+
+def default_model_path() -> Path:
+    """The shipped model (resources/models/default.safetensors)."""
+    from galaxyscope.resources import resources_dir
+
+    return resources_dir() / "models" / "default.safetensors"
+
+
+def resolve_model(path: str | Path | None = None, device: str | None = None):
+    """Load ``path``, or the shipped default model when None."""
+    from galaxyscope.model.checkpoint import load_checkpoint
+
+    p = Path(path) if path else default_model_path()
+    if not p.exists():
+        hint = "" if path else " (the shipped model is missing: train one with `galaxyscope train`)"
+        raise ModelLoadError(p, "model file not found" + hint)
+    return load_checkpoint(p, device=device)
+
+
+def tqdm_progress(desc: str, disable: bool = False) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A (progress, close) pair that drives a tqdm bar on stderr."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc, file=sys.stderr, disable=disable, leave=False)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    def close() -> None:
+        if bar is not None:
+            bar.close()
+
+    return progress, close

@@ -1,0 +1,34 @@
+"""Where galaxyscope's bundled files (models, real sample images) live.
+
+Why: tests, demos and the GUI need the shipped samples without hard-coding the
+checkout's location. The folder is the repository's ``resources/``, found
+relative to this package (fine for a source checkout or an editable install);
+``GALAXYSCOPE_RESOURCES`` overrides it (e.g. for a frozen app bundle).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ENV_VAR = "GALAXYSCOPE_RESOURCES"
+
+
+def resources_dir() -> Path:
+    """The resources folder: $GALAXYSCOPE_RESOURCES if set, else <repo>/resources."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+def sample_path(*parts: str) -> Path:
+    """A path under resources/samples/, e.g. ``sample_path("sdss-fits", "1_15_SDSS_gband.fits")``.
+
+    Raises FileNotFoundError naming the full path when it does not exist, so a
+    missing sample fails with a clear message instead of a later read error.
+    """
+    path = resources_dir().joinpath("samples", *parts)
+    if not path.exists():
+        raise FileNotFoundError(f"bundled sample not found: {path}")
+    return path
