@@ -36,12 +36,13 @@ def run(args: argparse.Namespace) -> int:
     from galaxyscope.jobs.common import resolve_model, tqdm_progress
     from galaxyscope.jobs.measure_job import BAR_METHODS_DEFAULT, measure_dataset
 
-    methods = BAR_METHODS_DEFAULT if args.method == "all" else tuple(args.method.split(","))
-    from galaxyscope.measure import METHODS
+    from galaxyscope.measure import METHODS, resolve_method
 
-    for m in methods:
-        if m not in METHODS:
-            raise GalaxyscopeError(f"unknown method {m!r}; choose from {sorted(METHODS)} or all")
+    try:
+        methods = (BAR_METHODS_DEFAULT if args.method == "all"
+                   else tuple(resolve_method(m) for m in args.method.split(",")))
+    except GalaxyscopeError as exc:
+        raise GalaxyscopeError(f"--method: {exc} (choose from {sorted(METHODS)} or all)") from None
     out = Path(args.out)
     if out.suffix.lower() not in (".ecsv", ".csv", ".fits"):
         raise GalaxyscopeError(f"{out}: output must end in .ecsv, .csv or .fits")
