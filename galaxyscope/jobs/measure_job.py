@@ -115,7 +115,8 @@ def measure_dataset(
                 except GalaxyscopeError as exc:
                     failures.append(ImageReadError(image.path or key, f"{method}: {exc}"))
                     continue
-                rows.append(measurement_row(key, method, m, sal.score_prob, sal.score_logit,
+                prob = sal.score.probability if sal.score.probability is not None else float("nan")
+                rows.append(measurement_row(key, method, m, prob, sal.score.logit,
                                             image.pixel_scale, redshift))
         done += 1
         if progress is not None:

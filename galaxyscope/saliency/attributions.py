@@ -1,0 +1,424 @@
+"""Attribution maps (SmoothGrad and friends) through Captum, behind one call.
+
+Why one interface: the GUI, the CLI, the bar measurement and the cache all ask
+for "a [0, 1] map on the original image for output X" and should not care
+which Captum class made it. Every method works on the raw network output (the
+logit, before any sigmoid, as in Bhambra et al. 2022), in eval mode, with
+gradients switched on even if the caller sits inside ``torch.no_grad()``.
+
+Pipeline for every method: image -> ``Preprocessing.to_model`` -> Captum
+attribution (1 x C x S x S, or 1 x 1 x S x S for Grad-CAM) -> |.| max over
+colour channels -> min-max to [0, 1] (``model_map``) -> ``Preprocessing.map_back``
+onto the original H x W grid, zero outside the crop (``map``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
+
+import numpy as np
+import torch
+from captum.attr import (
+    IntegratedGradients,
+    LayerAttribution,
+    LayerGradCam,
+    NoiseTunnel,
+    Occlusion,
+    Saliency,
+)
+from scipy.ndimage import gaussian_filter
+
+from galaxyscope.errors import CancelledError, GalaxyscopeError
+from galaxyscope.images.galaxy_image import GalaxyImage
+from galaxyscope.model.loaded import LoadedModel
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+
+
+class SaliencyError(GalaxyscopeError):
+    """A saliency request that cannot be run (unknown method, bad parameter, no conv layer)."""
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What the GUI needs to offer a method: its name, a label and editable defaults.
+
+    chunked: the method reports progress and honours cancel between chunks of
+        ``chunk`` samples; the others report (0, 1) and (1, 1) only.
+    """
+
+    name: str
+    label: str
+    defaults: Mapping[str, Any]
+    description: str
+    chunked: bool = False
+
+
+METHODS: dict[str, MethodSpec] = {
+    "smoothgrad": MethodSpec(
+        "smoothgrad", "SmoothGrad",
+        {"n_samples": 50, "noise": 0.1, "seed": 0, "chunk": 5},
+        "Mean |gradient| over n_samples noisy copies (sigma = noise x input range).",
+        chunked=True,
+    ),
+    "saliency": MethodSpec(
+        "saliency", "Gradient", {},
+        "Plain |gradient| of the logit (one backward pass; noisy).",
+    ),
+    "smoothgrad_x_input": MethodSpec(
+        "smoothgrad_x_input", "SmoothGrad x input",
+        {"n_samples": 50, "noise": 0.1, "seed": 0, "chunk": 5},
+        "|mean signed gradient over noisy copies x input|: zero where the input is zero.",
+        chunked=True,
+    ),
+    "ig": MethodSpec(
+        "ig", "Integrated gradients",
+        {"n_steps": 50, "baseline": "black", "blur_fraction": 0.0625, "chunk": 5},
+        "Path integral of gradients from a baseline: black, or a Gaussian-blurred copy "
+        "(sigma = blur_fraction x input size) that keeps the disc but smears out a bar.",
+    ),
+    "gradcam": MethodSpec(
+        "gradcam", "Grad-CAM", {"layer": None},
+        "Grad-CAM on the last Conv2d (or the named layer), upsampled bilinearly, ReLU.",
+    ),
+    "occlusion": MethodSpec(
+        "occlusion", "Occlusion",
+        {"window_fraction": 0.125, "stride_fraction": 0.5, "chunk": 5},
+        "|change of the logit| when a black window (window_fraction x input size) slides "
+        "over the input with stride = stride_fraction x window.",
+    ),
+}
+
+# Parameters that change how the work is split, not the result: left out of cache keys.
+EXECUTION_PARAMS = frozenset({"chunk"})
+
+_ALIASES = {
+    "integrated_gradients": "ig",
+    "integratedgradients": "ig",
+    "grad_cam": "gradcam",
+    "gradient": "saliency",
+    "vanilla": "saliency",
+    "smoothgrad_input": "smoothgrad_x_input",
+    "smoothgradxinput": "smoothgrad_x_input",
+}
+
+
+def canonical_method(method: str) -> str:
+    """Map user spellings ("Integrated Gradients", "grad-cam") to a METHODS key."""
+    key = method.strip().lower().replace("-", "_").replace(" ", "_")
+    key = _ALIASES.get(key, key)
+    if key not in METHODS:
+        raise SaliencyError(f"unknown saliency method {method!r}; choose one of {sorted(METHODS)}")
+    return key
+
+
+@dataclass(frozen=True)
+class TargetScore:
+    """The model's output for the target on the clean input.
+
+    probability is sigmoid(logit) for sigmoid outputs, None otherwise.
+    """
+
+    logit: float
+    probability: float | None
+
+
+@dataclass
+class SaliencyResult:
+    """One attribution map and how it was made.
+
+    map: float32, the original image's H x W, in [0, 1], zero outside the crop.
+    model_map: float32, S x S at the model input, min-max normalised.
+    params: the resolved parameters (defaults filled in) plus derived values
+        (e.g. ``sigma``, ``layer``, ``window``).
+    """
+
+    map: np.ndarray
+    model_map: np.ndarray
+    method: str
+    target: str
+    params: dict[str, Any]
+    score: TargetScore
+    elapsed_s: float
+    from_cache: bool = False
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class SaliencyRequest:
+    """A request with defaults filled in: what gets computed and what keys the cache."""
+
+    method: str
+    target_index: int
+    target_name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def key_params(self) -> dict[str, Any]:
+        """The params that define the result (execution-only ones such as chunk removed)."""
+        return {k: v for k, v in self.params.items() if k not in EXECUTION_PARAMS}
+
+
+_ALL_PARAM_NAMES = frozenset(k for spec in METHODS.values() for k in spec.defaults)
+
+
+def resolve_request(model: LoadedModel, method: str = "smoothgrad", *, target: str | int | None = None,
+                    **params: Any) -> SaliencyRequest:
+    """Fill in defaults and check parameters, without computing anything.
+
+    Parameters that belong to other methods are ignored (the GUI may pass its
+    whole form); names no method knows raise, to catch typos.
+    """
+    name = canonical_method(method)
+    unknown = set(params) - _ALL_PARAM_NAMES
+    if unknown:
+        raise SaliencyError(f"unknown saliency parameter(s) {sorted(unknown)}")
+    spec = METHODS[name]
+    p: dict[str, Any] = {k: params.get(k, v) for k, v in spec.defaults.items()}
+    for k in ("n_samples", "seed", "chunk", "n_steps"):
+        if k in p:
+            p[k] = int(p[k])
+    for k in ("noise", "blur_fraction", "window_fraction", "stride_fraction"):
+        if k in p:
+            p[k] = float(p[k])
+    if p.get("n_samples", 1) < 1 or p.get("chunk", 1) < 1 or p.get("n_steps", 1) < 1:
+        raise SaliencyError(f"n_samples, n_steps and chunk must be >= 1, got {p}")
+    if p.get("noise", 0.0) < 0:
+        raise SaliencyError(f"noise must be >= 0, got {p['noise']}")
+    if name == "ig":
+        if p["baseline"] not in ("black", "blur"):
+            raise SaliencyError(f"ig baseline must be 'black' or 'blur', got {p['baseline']!r}")
+        if p["baseline"] == "black":
+            p.pop("blur_fraction")
+    if name == "occlusion" and not (0 < p["window_fraction"] <= 1 and 0 < p["stride_fraction"] <= 1):
+        raise SaliencyError("occlusion window_fraction and stride_fraction must be in (0, 1]")
+    if name == "gradcam":
+        p["layer"] = _conv_layer_name(model.net, p["layer"])
+    try:
+        idx = model.output_index(target)
+    except (KeyError, IndexError) as err:
+        raise SaliencyError(str(err.args[0] if err.args else err)) from None
+    return SaliencyRequest(name, idx, model.meta.output_names[idx], p)
+
+
+def compute_saliency(
+    model: LoadedModel,
+    image: GalaxyImage,
+    method: str = "smoothgrad",
+    *,
+    target: str | int | None = None,
+    n_samples: int = 50,
+    noise: float = 0.1,
+    chunk: int = 5,
+    seed: int = 0,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    **kw: Any,
+) -> SaliencyResult:
+    """Attribution map of one output (default: the bar output) for one image.
+
+    Runs on ``model.device`` with the output's raw logit as the target. See
+    METHODS for the methods and their extra keyword parameters (n_steps,
+    baseline, blur_fraction, layer, window_fraction, stride_fraction).
+    Raises CancelledError when ``cancel()`` turns True (checked between chunks).
+    """
+    req = resolve_request(model, method, target=target, n_samples=n_samples, noise=noise,
+                          chunk=chunk, seed=seed, **kw)
+    t0 = time.perf_counter()
+    _check(cancel)
+    net = model.net
+    if net.training:
+        net.eval()
+    x = model.preprocessing.to_model(image).to(model.device)
+    params = dict(req.params)
+    with _grad_enabled():
+        score, tgt = _score(model, x, req.target_index)
+        attr = _attribute(net, x, tgt, req.method, params, progress, cancel)
+    model_map = normalise_map(attr)
+    full = original_grid_map(model, model_map, image.height, image.width)
+    return SaliencyResult(
+        map=full, model_map=model_map, method=req.method, target=req.target_name, params=params,
+        score=score, elapsed_s=time.perf_counter() - t0, device=str(model.device),
+    )
+
+
+def smoothgrad_attribution(
+    net: torch.nn.Module,
+    x: torch.Tensor,
+    target: int | None,
+    *,
+    n_samples: int,
+    stdev: float,
+    chunk: int,
+    seed: int,
+    absolute: bool = True,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> torch.Tensor:
+    """Captum SmoothGrad, run chunk by chunk so progress and cancel work between chunks.
+
+    Each chunk is one ``NoiseTunnel.attribute`` call with nt_samples =
+    nt_samples_batch_size = chunk; results are summed weighted by chunk size and
+    divided by n_samples. Captum draws each partition's noise with one
+    ``torch.normal`` call from torch's global RNG, so under the same seed this
+    draws exactly the noise of a single ``NoiseTunnel`` call with
+    ``nt_samples_batch_size=chunk`` (tests check the equality). The caller's RNG
+    state is restored afterwards.
+    """
+    nt = NoiseTunnel(Saliency(net))
+    total: torch.Tensor | None = None
+    done = 0
+    if progress:
+        progress(0, n_samples)
+    with _seeded(seed, x.device):
+        while done < n_samples:
+            _check(cancel)
+            k = min(chunk, n_samples - done)
+            a = nt.attribute(x, nt_type="smoothgrad", nt_samples=k, nt_samples_batch_size=k,
+                             stdevs=stdev, abs=absolute, target=target).detach()
+            total = a * k if total is None else total + a * k
+            done += k
+            if progress:
+                progress(done, n_samples)
+    assert total is not None
+    return total / n_samples
+
+
+def normalise_map(attr: torch.Tensor) -> np.ndarray:
+    """|attribution| max over channels, min-max scaled to [0, 1] (all zero if flat)."""
+    a = torch.nan_to_num(attr.detach().float(), nan=0.0, posinf=0.0, neginf=0.0)
+    m = a.abs().amax(dim=1)[0].cpu().numpy().astype(np.float32)
+    lo, hi = float(m.min()), float(m.max())
+    if not hi > lo:
+        return np.zeros_like(m)
+    return ((m - lo) / (hi - lo)).astype(np.float32)
+
+
+def original_grid_map(model: LoadedModel, model_map: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``map_back`` onto H x W, then min-max again inside the crop.
+
+    Bilinear resampling lowers the peak (and can lift the floor) a little; the
+    paper's threshold sweep runs up to 1.0, so the map on the original grid
+    must span [0, 1] again. Outside the crop stays 0.
+    """
+    full = model.preprocessing.map_back(model_map, height, width)
+    r0, r1, c0, c1 = model.preprocessing.crop_box(height, width)
+    crop = full[r0:r1, c0:c1]
+    lo, hi = float(crop.min()), float(crop.max())
+    full[r0:r1, c0:c1] = (crop - lo) / (hi - lo) if hi > lo else 0.0
+    np.clip(full, 0.0, 1.0, out=full)
+    return full
+
+
+def last_conv_layer(net: torch.nn.Module) -> tuple[str, torch.nn.Module]:
+    """(name, module) of the last Conv2d in registration order, for Grad-CAM."""
+    found = None
+    for name, mod in net.named_modules():
+        if isinstance(mod, torch.nn.Conv2d):
+            found = (name, mod)
+    if found is None:
+        raise SaliencyError("Grad-CAM needs a network with a Conv2d layer; this one has none")
+    return found
+
+
+# ----------------------------------------------------------------------------- internals
+
+
+def _conv_layer_name(net: torch.nn.Module, layer: str | None) -> str:
+    if layer is None:
+        return last_conv_layer(net)[0]
+    if layer not in dict(net.named_modules()):
+        raise SaliencyError(f"network has no layer named {layer!r}")
+    return layer
+
+
+def _attribute(net: torch.nn.Module, x: torch.Tensor, tgt: int | None, method: str,
+               params: dict[str, Any], progress: Progress | None, cancel: Cancel | None) -> torch.Tensor:
+    """Raw Captum attribution for one method; derived values are added to params."""
+    x = x.detach().clone().requires_grad_(True)
+    if method in ("smoothgrad", "smoothgrad_x_input"):
+        sigma = params["noise"] * float(x.detach().max() - x.detach().min())
+        params["sigma"] = sigma
+        signed = method == "smoothgrad_x_input"
+        a = smoothgrad_attribution(net, x, tgt, n_samples=params["n_samples"], stdev=sigma,
+                                   chunk=params["chunk"], seed=params["seed"], absolute=not signed,
+                                   progress=progress, cancel=cancel)
+        return a * x.detach() if signed else a
+
+    if progress:
+        progress(0, 1)
+    if method == "saliency":
+        a = Saliency(net).attribute(x, target=tgt, abs=True)
+    elif method == "ig":
+        if params["baseline"] == "blur":
+            sigma = params["blur_fraction"] * x.shape[-1]
+            params["blur_sigma_px"] = sigma
+            blurred = gaussian_filter(x.detach().cpu().numpy(), sigma=(0, 0, sigma, sigma), mode="nearest")
+            base = torch.from_numpy(blurred).to(x.device)
+        else:
+            base = torch.zeros_like(x)
+        a = IntegratedGradients(net).attribute(x, baselines=base, target=tgt, n_steps=params["n_steps"],
+                                               internal_batch_size=params["chunk"])
+    elif method == "gradcam":
+        layer = dict(net.named_modules())[params["layer"]]
+        cam = LayerGradCam(net, layer).attribute(x, target=tgt, relu_attributions=True)
+        a = torch.relu(LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear"))
+    elif method == "occlusion":
+        c, size = x.shape[1], x.shape[-1]
+        window = max(1, int(round(params["window_fraction"] * size)))
+        stride = max(1, int(round(params["stride_fraction"] * window)))
+        params.update(window=window, stride=stride)
+        a = Occlusion(net).attribute(x, sliding_window_shapes=(c, window, window), strides=(c, stride, stride),
+                                     baselines=0.0, target=tgt, perturbations_per_eval=params["chunk"])
+    else:  # pragma: no cover - resolve_request guards this
+        raise SaliencyError(f"unknown method {method}")
+    if progress:
+        progress(1, 1)
+    return a
+
+
+def _score(model: LoadedModel, x: torch.Tensor, idx: int) -> tuple[TargetScore, int | None]:
+    """The target's logit (and probability) on the clean input, and Captum's target
+    argument: the column for N x K outputs, None for a bare N-vector."""
+    with torch.no_grad():
+        out = model.net(x)
+    logit = float(out.reshape(out.shape[0], -1)[0, idx])
+    sig = model.meta.sigmoid_outputs
+    prob = _sigmoid(logit) if idx < len(sig) and sig[idx] else None
+    return TargetScore(logit=logit, probability=prob), (idx if out.dim() > 1 else None)
+
+
+def _sigmoid(v: float) -> float:
+    if v >= 0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v)
+    return e / (1.0 + e)
+
+
+def _check(cancel: Cancel | None) -> None:
+    if cancel is not None and cancel():
+        raise CancelledError("saliency cancelled")
+
+
+@contextlib.contextmanager
+def _grad_enabled() -> Iterator[None]:
+    """Gradients on even when the caller runs under no_grad or inference_mode."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
+@contextlib.contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """torch.manual_seed for the block, the caller's RNG state restored afterwards."""
+    if device.type in ("cuda", "mps"):
+        idx = device.index if device.index is not None else 0
+        ctx = torch.random.fork_rng(devices=[idx], device_type=device.type)
+    else:
+        ctx = torch.random.fork_rng(devices=[])
+    with ctx:
+        torch.manual_seed(seed)
+        yield
