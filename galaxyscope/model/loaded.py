@@ -33,7 +33,8 @@ class ModelMeta:
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
     task: str = "classify"
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
-    target_scale: list[float] | None = None  # regression: prediction = raw * scale
+    target_scale: list[float] | None = None  # regression: prediction = raw * scale (+ offset)
+    target_offset: list[float] | None = None  # regression: added after scaling (standardised targets)
     training_data_hash: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
@@ -96,7 +97,10 @@ class LoadedModel:
         return self.net(self.batch(images)).float().cpu().numpy()
 
     def predict(self, images: Sequence[GalaxyImage]) -> np.ndarray:
-        """N x outputs predictions: sigmoid where the output is sigmoid, scaled for regression."""
+        """N x outputs predictions in the targets' units.
+
+        Sigmoid where the output is sigmoid; regression: raw x target_scale + target_offset.
+        """
         raw = self.logits(images)
         out = raw.copy()
         for j, sig in enumerate(self.meta.sigmoid_outputs):
@@ -104,4 +108,6 @@ class LoadedModel:
                 out[:, j] = 1.0 / (1.0 + np.exp(-raw[:, j]))
         if self.meta.target_scale:
             out = out * np.asarray(self.meta.target_scale, np.float32)[None, :]
+        if self.meta.target_offset:
+            out = out + np.asarray(self.meta.target_offset, np.float32)[None, :]
         return out

@@ -1,0 +1,323 @@
+"""Train a galaxy classifier or a direct regressor from catalogue columns.
+
+Two modes, as in Bhambra et al. (2022):
+
+* classify (``targets=[...]``): one sigmoid output per column; columns hold
+  0/1 labels or Galaxy Zoo vote fractions. Loss: binary cross-entropy with
+  logits by default - for vote fractions it is the proper loss for a
+  probability target and its gradient does not vanish when the sigmoid
+  saturates, unlike the paper's MSE on the sigmoid (``loss="mse"`` gives the
+  paper's choice). Saliency is later taken on the raw logit either way.
+* regress (``regress="col"``): one linear output trained with MSE on the
+  standardised column, (y - mean) / std; ``target_scale`` = std and
+  ``target_offset`` = mean are stored, so prediction = raw x scale + offset is
+  in the column's units: the paper's direct bar-length regressor. By default
+  only rows with a positive value are used (barred galaxies: an unbarred
+  galaxy has no bar length to learn).
+
+Training is seeded (network init, split, shuffles, augmentation) and on a CPU
+the same seed gives the same weights. Early stopping watches the validation
+loss and the best epoch's weights are the ones returned.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from galaxyscope.errors import CancelledError, GalaxyscopeError
+from galaxyscope.model.augment import AugmentConfig, augment_batch
+from galaxyscope.model.device import pick_device
+from galaxyscope.model.loaded import LoadedModel, ModelMeta
+from galaxyscope.model.networks import build_network, count_parameters
+from galaxyscope.model.preprocess import Preprocessing
+from galaxyscope.model.trainset import TrainingData, TrainingDataError, load_training_data
+from galaxyscope.model.val_metrics import ValMetrics, output_metrics
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+Log = Callable[[str], None]
+
+LOSSES = ("bce", "mse")
+
+
+class TrainingDivergedError(GalaxyscopeError):
+    """The loss became NaN or infinite (usually: learning rate too high)."""
+
+
+@dataclass
+class EpochRecord:
+    """What one epoch did; ``val`` is None when there is no validation set."""
+
+    epoch: int
+    train_loss: float
+    val: ValMetrics | None
+    lr: float
+    seconds: float
+    images_per_second: float
+
+    def describe(self, epochs: int) -> str:
+        val = self.val.describe() if self.val else "no validation"
+        return (f"epoch {self.epoch}/{epochs}: train loss {self.train_loss:.4g}; {val} "
+                f"({self.seconds:.1f} s, {self.images_per_second:.0f} img/s)")
+
+
+@dataclass
+class TrainResult:
+    """A trained model (best epoch's weights, not yet saved) and how it got there."""
+
+    model: LoadedModel
+    history: list[EpochRecord]
+    best_epoch: int
+    best: ValMetrics | None
+    n_train: int
+    n_val: int
+    n_parameters: int
+    skipped: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+    @property
+    def images_per_second(self) -> float:
+        """Mean training throughput (augmentation, forward and backward)."""
+        rates = [h.images_per_second for h in self.history]
+        return float(np.mean(rates)) if rates else math.nan
+
+    def summary(self) -> str:
+        """Several lines for people: data, the best epoch's validation metrics, speed."""
+        meta = self.model.meta
+        lines = [f"{meta.architecture} network, {self.n_parameters:,} parameters, "
+                 f"{meta.preprocessing.input_size} px input, task {meta.task} "
+                 f"({', '.join(meta.output_names)})",
+                 f"images: {self.n_train} train, {self.n_val} validation"
+                 + (f", {len(self.skipped)} unreadable skipped" if self.skipped else "")]
+        for reason, n in self.dropped.items():
+            lines.append(f"rows left out: {n} ({reason})")
+        stop = " (early stop)" if self.stopped_early else ""
+        lines.append(f"epochs run: {len(self.history)}{stop}; best epoch {self.best_epoch}; "
+                     f"{self.seconds:.1f} s, {self.images_per_second:.0f} img/s")
+        if self.best is not None:
+            lines.append(f"validation loss {self.best.loss:.4g} on {self.best.n} images")
+            lines += ["  " + o.describe() for o in self.best.outputs]
+        return "\n".join(lines)
+
+
+def split_indices(n: int, val_fraction: float, seed: int,
+                  strata: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded train/validation split, stratified by ``strata`` labels when given.
+
+    Stratifying keeps both classes in a small validation set, so its AUC exists.
+    """
+    rng = np.random.default_rng(seed)
+    if val_fraction <= 0:
+        return rng.permutation(n), np.array([], dtype=np.int64)
+    groups = [np.arange(n)] if strata is None else [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    train, val = [], []
+    for g in groups:
+        g = rng.permutation(g)
+        k = int(round(len(g) * val_fraction))
+        if len(g) >= 2:
+            k = min(max(k, 1), len(g) - 1)
+        else:
+            k = 0
+        val.append(g[:k])
+        train.append(g[k:])
+    return rng.permutation(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def _loss(out: torch.Tensor, y: torch.Tensor, classify: bool, loss: str) -> torch.Tensor:
+    if not classify:
+        return F.mse_loss(out, y)
+    if loss == "mse":
+        return F.mse_loss(torch.sigmoid(out), y)
+    return F.binary_cross_entropy_with_logits(out, y)
+
+
+@torch.no_grad()
+def _evaluate(net: torch.nn.Module, data: TrainingData, idx: np.ndarray, y_scaled: torch.Tensor,
+              scale: np.ndarray, offset: np.ndarray, train_mean: np.ndarray, loss: str,
+              device: torch.device, batch_size: int) -> ValMetrics:
+    net.eval()
+    outs = []
+    for start in range(0, len(idx), batch_size):
+        b = torch.as_tensor(idx[start:start + batch_size])
+        outs.append(net(data.as_float(b).to(device)).float().cpu())
+    out = torch.cat(outs)
+    val_loss = float(_loss(out, y_scaled[idx], data.classify, loss))
+    pred = torch.sigmoid(out).numpy() if data.classify else out.numpy() * scale[None, :] + offset[None, :]
+    return ValMetrics(loss=val_loss, n=len(idx),
+                      outputs=output_metrics(data.target_names, pred, data.targets[idx], train_mean,
+                                             data.classify))
+
+
+def train_model(dataset: Any, targets: list[str] | None = None, regress: str | None = None, *,
+                architecture: str = "small", arch_kwargs: dict[str, Any] | None = None,
+                preprocessing: Preprocessing = Preprocessing(input_size=96, crop_fraction=0.5),
+                epochs: int = 15, batch_size: int = 32, lr: float = 2e-3, weight_decay: float = 1e-4,
+                val_fraction: float = 0.2, patience: int = 4, seed: int = 0,
+                device: str | torch.device | None = None, loss: str = "bce",
+                augment: AugmentConfig | None = AugmentConfig(), positive_only: bool = True,
+                progress: Progress | None = None, load_progress: Progress | None = None,
+                cancel: Cancel | None = None, log: Log | None = None) -> TrainResult:
+    """Train a network on an image set's catalogue columns; returns the best epoch's model.
+
+    ``dataset``: a path ``ImageSet.open`` accepts (folder with catalog.ecsv,
+    catalogue file), an ``ImageSet``, or ``TrainingData`` already loaded.
+    ``progress(done, total)`` counts training batches over all epochs;
+    ``load_progress`` counts images while they are read; ``cancel()`` is
+    checked every batch (raises ``CancelledError``); ``log`` gets one line per
+    epoch. ``augment=None`` turns augmentation off.
+    """
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}")
+    if epochs < 1 or batch_size < 1:
+        raise ValueError("epochs and batch_size must be at least 1")
+    if not 0 <= val_fraction < 1:
+        raise ValueError("val_fraction must be in [0, 1)")
+    t_start = time.perf_counter()
+    say = log or (lambda _msg: None)
+    dev = pick_device(device)
+
+    if isinstance(dataset, TrainingData):
+        data = dataset
+        preprocessing = _check_same_size(data, preprocessing)
+    else:
+        data = load_training_data(dataset, targets, regress, preprocessing=preprocessing,
+                                  positive_only=positive_only, progress=load_progress, cancel=cancel)
+    say(f"loaded {len(data)} images ({len(data.skipped)} unreadable skipped)")
+    for problem in data.skipped[:20]:
+        say(f"skipped {problem}")
+
+    strata = (data.targets[:, 0] >= 0.5).astype(int) if data.classify else None
+    train_idx, val_idx = split_indices(len(data), val_fraction, seed, strata)
+    if len(train_idx) < 2:
+        raise TrainingDataError(f"only {len(data)} usable images: need at least 2 for training "
+                                f"plus some for validation")
+
+    train_mean = data.targets[train_idx].mean(axis=0)
+    if data.classify:
+        scale = np.ones(len(data.target_names), np.float32)
+        offset = np.zeros(len(data.target_names), np.float32)
+    else:  # standardise: the network learns (y - mean) / std, a well-conditioned target
+        std = float(data.targets[train_idx, 0].std())
+        scale = np.array([std if std > 0 else 1.0], np.float32)
+        offset = train_mean.astype(np.float32)
+    y_scaled = torch.from_numpy((data.targets - offset[None, :]) / scale[None, :]).float()
+
+    n_train = len(train_idx)
+    steps = n_train // batch_size + (1 if n_train % batch_size > 1 else 0)  # a batch of 1 breaks BatchNorm
+    steps = max(steps, 1)
+    total_steps = epochs * steps
+    images = data.images.to(dev)
+    arch_kwargs = dict(arch_kwargs or {})
+
+    fork_devices = [dev.index or 0] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=fork_devices):  # seed locally; leave the caller's RNG alone
+        torch.manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed)
+        net = build_network(architecture, len(data.target_names), preprocessing.channels, **arch_kwargs).to(dev)
+        n_params = count_parameters(net)
+        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+        history: list[EpochRecord] = []
+        best_state: dict[str, torch.Tensor] = {}
+        best_loss, best_epoch, best_val, wait, stopped_early = math.inf, 0, None, 0, False
+        step = 0
+        for epoch in range(1, epochs + 1):
+            t0 = time.perf_counter()
+            net.train()
+            order = train_idx[torch.randperm(n_train, generator=gen).numpy()]
+            running, seen = 0.0, 0
+            for s in range(steps):
+                if cancel is not None and cancel():
+                    raise CancelledError("training cancelled")
+                b = torch.as_tensor(order[s * batch_size:(s + 1) * batch_size])
+                x = images[b.to(images.device)]
+                x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+                if augment is not None:
+                    x = augment_batch(x, gen, augment)
+                y = y_scaled[b].to(dev)
+                batch_loss = _loss(net(x), y, data.classify, loss)
+                opt.zero_grad(set_to_none=True)
+                batch_loss.backward()
+                opt.step()
+                running += float(batch_loss.detach()) * len(b)
+                seen += len(b)
+                step += 1
+                if progress is not None:
+                    progress(step, total_steps)
+            lr_now = opt.param_groups[0]["lr"]
+            sched.step()
+            train_seconds = time.perf_counter() - t0
+            val = None
+            if len(val_idx):
+                val = _evaluate(net, data, val_idx, y_scaled, scale, offset, train_mean, loss, dev,
+                                2 * batch_size)
+            record = EpochRecord(epoch=epoch, train_loss=running / max(seen, 1), val=val, lr=lr_now,
+                                 seconds=time.perf_counter() - t0,
+                                 images_per_second=seen / train_seconds if train_seconds > 0 else math.nan)
+            history.append(record)
+            say(record.describe(epochs))
+            if not math.isfinite(record.train_loss) or (val is not None and not math.isfinite(val.loss)):
+                raise TrainingDivergedError(f"training diverged in epoch {epoch} (loss is not finite): "
+                                            f"try a smaller learning rate than {lr:g}")
+            current = val.loss if val is not None else record.train_loss
+            if val is None or current < best_loss - 1e-7:
+                best_loss, best_epoch, best_val, wait = current, epoch, val, 0
+                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            else:
+                wait += 1
+                if wait >= patience:
+                    stopped_early = True
+                    say(f"early stop: validation loss has not improved for {patience} epochs")
+                    break
+        if progress is not None:
+            progress(total_steps, total_steps)
+
+    net.load_state_dict(best_state)
+    meta = ModelMeta(
+        architecture=architecture,
+        output_names=list(data.target_names),
+        sigmoid_outputs=[data.classify] * len(data.target_names),
+        preprocessing=preprocessing,
+        task="classify" if data.classify else "regress",
+        arch_kwargs=arch_kwargs,
+        target_scale=None if data.classify else [float(scale[0])],
+        target_offset=None if data.classify else [float(offset[0])],
+        training_data_hash=data.data_hash,
+        metrics={"val": best_val.to_dict() if best_val else None, "best_epoch": best_epoch,
+                 "epochs_run": len(history), "n_train": n_train, "n_val": int(len(val_idx)),
+                 "seed": seed, "lr": lr, "batch_size": batch_size, "loss": loss if data.classify else "mse",
+                 "augment": augment.to_dict() if augment else None, "skipped_files": len(data.skipped),
+                 "dropped_rows": dict(data.dropped), "n_parameters": n_params},
+        notes=_notes(data, loss, positive_only),
+    )
+    model = LoadedModel(net=net, meta=meta, device=dev)
+    return TrainResult(model=model, history=history, best_epoch=best_epoch, best=best_val, n_train=n_train,
+                       n_val=int(len(val_idx)), n_parameters=n_params, skipped=list(data.skipped),
+                       dropped=dict(data.dropped), stopped_early=stopped_early,
+                       seconds=time.perf_counter() - t_start)
+
+
+def _check_same_size(data: TrainingData, preprocessing: Preprocessing) -> Preprocessing:
+    c, s = data.images.shape[1], data.images.shape[-1]
+    if (c, s) != (preprocessing.channels, preprocessing.input_size):
+        raise ValueError(f"preloaded images are {c} x {s} px but the preprocessing says "
+                         f"{preprocessing.channels} x {preprocessing.input_size}")
+    return preprocessing
+
+
+def _notes(data: TrainingData, loss: str, positive_only: bool) -> str:
+    if data.classify:
+        how = "BCE with logits" if loss == "bce" else "MSE on the sigmoid (as Bhambra et al. 2022)"
+        return f"classifier: sigmoid outputs trained with {how} on 0/1 labels or vote fractions"
+    rows = f"rows with {data.target_names[0]} > 0 only (barred galaxies)" if positive_only else "all rows"
+    return (f"direct regression of {data.target_names[0]}: prediction = raw x target_scale + target_offset; "
+            f"trained with MSE on {rows}")
