@@ -82,6 +82,8 @@ def measure_dataset(
     from galaxyscope.measure import measure_bar
     from galaxyscope.saliency.attributions import compute_saliency
 
+    if getattr(model.meta, "task", "classify") == "regress":
+        return _regress_dataset(image_set, model, target=target, progress=progress, cancel=cancel)
     pre = model.preprocessing
     rows: list[dict] = []
     failures: list[ImageReadError] = []
@@ -122,10 +124,44 @@ def measure_dataset(
         if progress is not None:
             progress(done, total)
     table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS,
-                                                               dtype=[str, str] + [float] * 10 + [int] + [float] * 4 + [str])
+                                                               dtype=[str, str] + [float] * 9 + [int] + [float] * 4 + [str])
     table.meta["attribution"] = attribution
     table.meta["n_samples"] = n_samples
     table.meta["noise"] = noise
     table.meta["model_sha256"] = getattr(model, "sha256", "")
+    return MeasureReport(table=table, failures=failures + list(getattr(image_set, "failures", [])),
+                         n_images=total)
+
+
+def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=None) -> MeasureReport:
+    """The paper's control: a CNN that regresses the bar length directly (method "regressor").
+
+    Its prediction is in the units of the column it was trained on (pixels for
+    bar_length_px); no saliency, so width, angle and endpoints are NaN.
+    """
+    idx = model.output_index(target if target is not None else 0)
+    rows: list[dict] = []
+    failures: list[ImageReadError] = []
+    total = len(image_set)
+    for i in range(total):
+        if cancel is not None and cancel():
+            raise CancelledError("measurement cancelled")
+        key = image_set.entries[i].key
+        try:
+            image = image_set[i]
+        except ImageReadError as exc:
+            failures.append(exc)
+        else:
+            length = float(model.predict([image])[0, idx])
+            scale = image.pixel_scale_arcsec()
+            row = dict.fromkeys(COLUMNS, float("nan"))
+            row.update(filename=key, method="regressor", bar_length_px=length, n_pixels=0, flags="",
+                       bar_length_arcsec=length * scale if scale else float("nan"))
+            rows.append(row)
+        if progress is not None:
+            progress(i + 1, total)
+    table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS)
+    table.meta["model_sha256"] = getattr(model, "sha256", "")
+    table.meta["regressed_column"] = model.meta.output_names[idx]
     return MeasureReport(table=table, failures=failures + list(getattr(image_set, "failures", [])),
                          n_images=total)
