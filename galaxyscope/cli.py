@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "galaxyscope.jobs.cli_measure",
     "galaxyscope.evaluate.cli_evaluate",
     "galaxyscope.jobs.cli_demo",
+    "galaxyscope.store.cli_annotations",
 )
 
 
