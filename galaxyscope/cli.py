@@ -23,7 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "galaxyscope.model.cli_train",
     "galaxyscope.jobs.cli_measure",
     "galaxyscope.evaluate.cli_evaluate",
-    "galaxyscope.jobs.cli_demo",
+    "galaxyscope.gui.cli_demo",
+    "galaxyscope.gui.cli_gui",
     "galaxyscope.store.cli_annotations",
 )
 

@@ -1,0 +1,506 @@
+"""The control panels: display, saliency, bar-method parameters, overlay switches.
+
+Layout only. The bar parameter panels are built from the core's parameter
+dataclasses (``param_specs``), so a new parameter in measure/ appears here with
+its range, step, label and help text without touching the GUI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from galaxyscope.gui.bar_fit import BAR_METHOD_LABELS, BAR_METHODS, default_params
+from galaxyscope.gui.display import (
+    IMAGE_COLORMAPS,
+    INTERVALS,
+    SALIENCY_COLORMAPS,
+    STRETCHES,
+    DisplaySettings,
+    channel_choices,
+)
+from galaxyscope.measure import param_specs
+
+MAX_SLIDER_STEPS = 10000
+#: parameters shown at once; the rest sit behind "more parameters"
+PRIMARY_PARAMS: dict[str, tuple[str, ...]] = {
+    "paper": ("t_start", "stop_pearson", "min_pixels"),
+    "moments": ("t_start", "blur_sigma", "peak_radius", "threshold_mode", "min_pixels", "length_from"),
+}
+
+
+def _decimals(step: float) -> int:
+    return max(0, min(6, int(math.ceil(-math.log10(step))))) if step and step < 1 else 0
+
+
+def _set_combo(combo: QComboBox, data: Any) -> bool:
+    i = combo.findData(data)
+    if i >= 0:
+        combo.setCurrentIndex(i)
+        return True
+    return False
+
+
+class DisplayControls(QWidget):
+    """One row above the image: stretch, interval (and percentile), channels, colour map."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.stretch = QComboBox()
+        for name in STRETCHES:
+            self.stretch.addItem(name, name)
+        self.stretch.setToolTip("display stretch (astropy.visualization); T cycles")
+        self.interval = QComboBox()
+        for name in INTERVALS:
+            self.interval.addItem({"minmax": "min-max", "percentile": "percentile", "zscale": "zscale"}[name], name)
+        self.interval.setToolTip("which values map to black and white before the stretch")
+        self.percentile = QDoubleSpinBox()
+        self.percentile.setRange(50.0, 100.0)
+        self.percentile.setDecimals(1)
+        self.percentile.setSingleStep(0.1)
+        self.percentile.setValue(99.5)
+        self.percentile.setSuffix(" %")
+        self.channel = QComboBox()
+        self.channel.setToolTip("RGB colour, the mean of the bands, or one band")
+        self.cmap = QComboBox()
+        for name in IMAGE_COLORMAPS:
+            self.cmap.addItem(name, name)
+        self.cmap.setToolTip("colour map for one-band display (RGB keeps its colours)")
+        _set_combo(self.interval, "percentile")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 0, 4, 0)
+        for label, widget in (("stretch", self.stretch), ("interval", self.interval), (None, self.percentile),
+                              ("channels", self.channel), ("colour map", self.cmap)):
+            if label:
+                row.addWidget(QLabel(label))
+            row.addWidget(widget)
+        row.addStretch(1)
+        self.set_channels(3)
+        for w in (self.stretch, self.interval, self.channel, self.cmap):
+            w.currentIndexChanged.connect(self._changed)
+        self.percentile.valueChanged.connect(self._changed)
+
+    def set_channels(self, channels: int, band_names: tuple[str, ...] = ()) -> None:
+        """Offer the channel modes of an image with ``channels`` bands, keeping the choice if it still applies."""
+        current = self.channel.currentData()
+        self.channel.blockSignals(True)
+        self.channel.clear()
+        for key, label in channel_choices(channels, band_names):
+            self.channel.addItem(label, key)
+        if current is None or not _set_combo(self.channel, current):
+            self.channel.setCurrentIndex(0)
+        self.channel.blockSignals(False)
+
+    def settings(self) -> DisplaySettings:
+        return DisplaySettings(stretch=self.stretch.currentData(), interval=self.interval.currentData(),
+                               percentile=self.percentile.value(), channel=self.channel.currentData() or "rgb")
+
+    def cmap_name(self) -> str:
+        return self.cmap.currentData()
+
+    def cycle_stretch(self) -> None:
+        self.stretch.setCurrentIndex((self.stretch.currentIndex() + 1) % self.stretch.count())
+
+    @Slot()
+    def _changed(self) -> None:
+        self.percentile.setEnabled(self.interval.currentData() == "percentile")
+        self.changed.emit()
+
+
+class SaliencyControls(QGroupBox):
+    """Attribution method, target output, samples and noise; overlay colour map and opacity; progress.
+
+    request_changed: the map must be recomputed; overlay_changed: only its look changed.
+    """
+
+    request_changed = Signal()
+    overlay_changed = Signal()
+    compute_clicked = Signal()
+    cancel_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Saliency", parent)
+        from galaxyscope.saliency.attributions import METHODS
+
+        self.method = QComboBox()
+        for name, spec in METHODS.items():
+            self.method.addItem(spec.label, name)
+            self.method.setItemData(self.method.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
+        self.target = QComboBox()
+        self.target.setToolTip("model output whose logit is explained (default: the bar output)")
+        self.samples = QSpinBox()
+        self.samples.setRange(1, 1024)
+        self.samples.setValue(50)
+        self.samples.setToolTip("SmoothGrad noisy samples N (integration steps for integrated gradients); "
+                                "the paper used 256")
+        self.noise = QDoubleSpinBox()
+        self.noise.setRange(0.0, 1.0)
+        self.noise.setSingleStep(0.01)
+        self.noise.setDecimals(3)
+        self.noise.setValue(0.1)
+        self.noise.setToolTip("noise sigma as a fraction of the input's value range (paper: 0.1)")
+        self.auto = QCheckBox("compute on select")
+        self.auto.setChecked(True)
+        self.auto.setToolTip("compute the saliency whenever an image is selected (and prefetch the next one)")
+        self.compute = QPushButton("Compute")
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("idle")
+        self.cmap = QComboBox()
+        for name in SALIENCY_COLORMAPS:
+            self.cmap.addItem(name, name)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(55)
+        self.opacity.setToolTip("opacity of the most salient pixels (low saliency fades out); colours are "
+                                "scaled to the map's 99th percentile, thresholds use the raw map")
+        self.score = QLabel("")
+        form = QFormLayout(self)
+        form.addRow("method", self.method)
+        form.addRow("target", self.target)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("N"))
+        row.addWidget(self.samples)
+        row.addWidget(QLabel("noise"))
+        row.addWidget(self.noise)
+        form.addRow(row)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.auto)
+        buttons.addStretch(1)
+        buttons.addWidget(self.compute)
+        buttons.addWidget(self.cancel)
+        form.addRow(buttons)
+        form.addRow(self.progress)
+        form.addRow("overlay", self.cmap)
+        form.addRow("opacity", self.opacity)
+        form.addRow(self.score)
+        for w in (self.method, self.target):
+            w.currentIndexChanged.connect(self._request_changed)
+        self.samples.valueChanged.connect(self._request_changed)
+        self.noise.valueChanged.connect(self._request_changed)
+        self.cmap.currentIndexChanged.connect(lambda _i: self.overlay_changed.emit())
+        self.opacity.valueChanged.connect(lambda _v: self.overlay_changed.emit())
+        self.compute.clicked.connect(self.compute_clicked)
+        self.cancel.clicked.connect(self.cancel_clicked)
+        self._update_enabled()
+
+    def set_targets(self, names: list[str], default: str | None) -> None:
+        """Fill the target chooser with a model's output names (empty list: no model)."""
+        self.target.blockSignals(True)
+        self.target.clear()
+        for n in names:
+            self.target.addItem(n, n)
+        if default is not None:
+            _set_combo(self.target, default)
+        self.target.blockSignals(False)
+        self.setEnabled(True)
+        self.compute.setEnabled(bool(names))
+
+    def method_name(self) -> str:
+        return self.method.currentData()
+
+    def target_name(self) -> str | None:
+        return self.target.currentData()
+
+    def cycle_method(self) -> None:
+        self.method.setCurrentIndex((self.method.currentIndex() + 1) % self.method.count())
+
+    def set_busy(self, busy: bool, text: str = "") -> None:
+        self.cancel.setEnabled(busy)
+        if not busy:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0 if not text else 1)
+            self.progress.setFormat(text or "idle")
+
+    def set_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{done}/{total}")
+
+    @Slot()
+    def _request_changed(self) -> None:
+        self._update_enabled()
+        self.request_changed.emit()
+
+    def _update_enabled(self) -> None:
+        from galaxyscope.saliency.attributions import METHODS
+
+        defaults = METHODS[self.method_name()].defaults
+        self.samples.setEnabled("n_samples" in defaults or "n_steps" in defaults)
+        self.noise.setEnabled("noise" in defaults)
+
+
+class ParamPanel(QWidget):
+    """Sliders with spin boxes (and choosers) for one bar method, built from ``param_specs``.
+
+    changed(method, params) fires on every edit with the full parameter dataclass.
+    A parameter whose default is None (min_pixels: "automatic") shows "auto" at the
+    bottom of its range.
+    """
+
+    changed = Signal(str, object)
+
+    def __init__(self, method: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.method = method
+        self.defaults = default_params(method)
+        specs = param_specs(self.defaults)
+        primary = PRIMARY_PARAMS.get(method, ())
+        self.specs = [s for s in specs if s.name in primary] + [s for s in specs if s.name not in primary]
+        self.sliders: dict[str, QSlider] = {}
+        self.spins: dict[str, QDoubleSpinBox] = {}
+        self.combos: dict[str, QComboBox] = {}
+        self._optional: set[str] = set()
+        self._ints: set[str] = set()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(2)
+        main = QGridLayout()
+        main.setVerticalSpacing(1)
+        self.more = QWidget()
+        more = QGridLayout(self.more)
+        more.setContentsMargins(0, 0, 0, 0)
+        more.setVerticalSpacing(1)
+        self.more_button = QToolButton()
+        self.more_button.setCheckable(True)
+        self.more_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.more_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.more_button.setAutoRaise(True)
+        self.more_button.toggled.connect(self._show_more)
+        layout.addLayout(main)
+        layout.addWidget(self.more_button)
+        layout.addWidget(self.more)
+        rows = {id(main): 0, id(more): 0}
+        for spec in self.specs:
+            grid = main if spec.name in primary else more
+            self._add_row(grid, rows[id(grid)], spec)
+            rows[id(grid)] += 1
+        for grid in (main, more):
+            grid.setColumnStretch(1, 1)
+            grid.setColumnMinimumWidth(0, 120)
+        self.more_button.setText(f"{rows[id(more)]} more parameters")
+        self.more_button.setVisible(rows[id(more)] > 0)
+        self.more.setVisible(False)
+        self.set_params(self.defaults, emit=False)
+
+    def _show_more(self, on: bool) -> None:
+        self.more.setVisible(on)
+        self.more_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+
+    def _add_row(self, grid: QGridLayout, row: int, spec: Any) -> None:
+        label = QLabel(spec.label)
+        label.setToolTip(spec.help)
+        grid.addWidget(label, row, 0)
+        if spec.choices:
+            combo = QComboBox()
+            for c in spec.choices:
+                combo.addItem(c, c)
+            _set_combo(combo, spec.default)
+            combo.setToolTip(spec.help)
+            combo.currentIndexChanged.connect(self._emit)
+            self.combos[spec.name] = combo
+            grid.addWidget(combo, row, 1, 1, 2)
+            return
+        if spec.low is None or spec.high is None:
+            return
+        step = float(spec.step or (spec.high - spec.low) / 100.0)
+        optional = spec.default is None
+        if isinstance(spec.default, int) and not isinstance(spec.default, bool):
+            self._ints.add(spec.name)
+        low = float(spec.low) - (step if optional else 0.0)
+        n_steps = int(round((float(spec.high) - low) / step))
+        if n_steps > MAX_SLIDER_STEPS:
+            step = (float(spec.high) - low) / MAX_SLIDER_STEPS
+            n_steps = MAX_SLIDER_STEPS
+        slider = QSlider(Qt.Orientation.Horizontal)
+        slider.setRange(0, n_steps)
+        slider.setToolTip(spec.help)
+        spin = QDoubleSpinBox()
+        spin.setDecimals(_decimals(float(spec.step or step)))
+        spin.setRange(low, float(spec.high))
+        spin.setSingleStep(float(spec.step or step))
+        spin.setKeyboardTracking(False)
+        spin.setToolTip(spec.help)
+        spin.setMinimumWidth(78)
+        if optional:
+            spin.setSpecialValueText("auto")
+            self._optional.add(spec.name)
+        slider.setProperty("low", low)
+        slider.setProperty("step", step)
+        self.sliders[spec.name] = slider
+        self.spins[spec.name] = spin
+        grid.addWidget(slider, row, 1)
+        grid.addWidget(spin, row, 2)
+        slider.valueChanged.connect(lambda pos, n=spec.name: self._slider_moved(n, pos))
+        spin.valueChanged.connect(lambda v, n=spec.name: self._spin_changed(n, v))
+
+    # ------------------------------------------------------------------ values
+
+    def params(self) -> Any:
+        """The current parameter dataclass (PaperParams / MomentsParams)."""
+        values: dict[str, Any] = {}
+        for name, spin in self.spins.items():
+            v = spin.value()
+            if name in self._optional and v <= spin.minimum():
+                values[name] = None
+            elif name in self._ints:
+                values[name] = int(round(v))
+            else:
+                values[name] = float(v)
+        for name, combo in self.combos.items():
+            values[name] = combo.currentData()
+        return dataclasses.replace(self.defaults, **values)
+
+    def set_params(self, params: Any, emit: bool = True) -> None:
+        """Show ``params`` in the controls (fields this panel does not show are kept as they were)."""
+        self._blocked = True
+        try:
+            for name, spin in self.spins.items():
+                v = getattr(params, name)
+                spin.setValue(spin.minimum() if v is None else float(v))
+                self._sync_slider(name, spin.value())
+            for name, combo in self.combos.items():
+                _set_combo(combo, getattr(params, name))
+            self.defaults = dataclasses.replace(self.defaults, **{
+                f.name: getattr(params, f.name) for f in dataclasses.fields(params)
+                if f.name not in self.spins and f.name not in self.combos})
+        finally:
+            self._blocked = False
+        if emit:
+            self._emit()
+
+    def reset(self) -> None:
+        self.defaults = default_params(self.method)
+        self.set_params(self.defaults)
+
+    def set_value(self, name: str, value: float | None) -> None:
+        """Set one parameter as if the user had typed it (tests, settings)."""
+        spin = self.spins[name]
+        spin.setValue(spin.minimum() if value is None else float(value))
+
+    # ------------------------------------------------------------------ wiring
+
+    def _slider_value(self, name: str, pos: int) -> float:
+        s = self.sliders[name]
+        return float(s.property("low")) + pos * float(s.property("step"))
+
+    def _sync_slider(self, name: str, value: float) -> None:
+        s = self.sliders[name]
+        pos = int(round((value - float(s.property("low"))) / float(s.property("step"))))
+        s.blockSignals(True)
+        s.setValue(max(s.minimum(), min(s.maximum(), pos)))
+        s.blockSignals(False)
+
+    def _slider_moved(self, name: str, pos: int) -> None:
+        if self._blocked:
+            return
+        spin = self.spins[name]
+        spin.blockSignals(True)
+        spin.setValue(self._slider_value(name, pos))
+        spin.blockSignals(False)
+        self._emit()
+
+    def _spin_changed(self, name: str, value: float) -> None:
+        if self._blocked:
+            return
+        self._sync_slider(name, value)
+        self._emit()
+
+    _blocked = False
+
+    @Slot()
+    def _emit(self, *_args: Any) -> None:
+        if not self._blocked:
+            self.changed.emit(self.method, self.params())
+
+
+class BarControls(QGroupBox):
+    """One tab of parameters per bar method; the selected tab is the method drawn on the image."""
+
+    params_changed = Signal(str, object)
+    method_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Bar measurement", parent)
+        self.tabs = QTabWidget()
+        self.panels: dict[str, ParamPanel] = {}
+        for method in BAR_METHODS:
+            panel = ParamPanel(method)
+            panel.changed.connect(self.params_changed)
+            self.panels[method] = panel
+            self.tabs.addTab(panel, method)
+            self.tabs.setTabToolTip(self.tabs.count() - 1, BAR_METHOD_LABELS[method])
+        self.reset_button = QPushButton("Reset to defaults")
+        self.result = QLabel("no measurement")
+        self.result.setWordWrap(False)
+        self.result.setTextFormat(Qt.TextFormat.RichText)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.result)
+        layout.addWidget(self.tabs)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.reset_button)
+        layout.addLayout(row)
+        self.set_method("moments")  # the core's default method (rotation-free); "paper" is one key (M) away
+        self.tabs.currentChanged.connect(lambda i: self.method_changed.emit(self.method()))
+        self.reset_button.clicked.connect(self.reset_current)
+
+    def method(self) -> str:
+        return BAR_METHODS[self.tabs.currentIndex()]
+
+    def set_method(self, method: str) -> None:
+        self.tabs.setCurrentIndex(BAR_METHODS.index(method))
+
+    def switch_method(self) -> None:
+        self.tabs.setCurrentIndex((self.tabs.currentIndex() + 1) % self.tabs.count())
+
+    def params(self, method: str) -> Any:
+        return self.panels[method].params()
+
+    def reset_current(self) -> None:
+        self.panels[self.method()].reset()
+
+
+class OverlayToggles(QWidget):
+    """One row of check boxes under the image, one per overlay; the window binds each to its action."""
+
+    def __init__(self, names: dict[str, str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.boxes: dict[str, QCheckBox] = {}
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 0, 4, 0)
+        row.addWidget(QLabel("show:"))
+        for name, label in names.items():
+            box = QCheckBox(label)
+            box.setChecked(True)
+            self.boxes[name] = box
+            row.addWidget(box)
+        row.addStretch(1)
