@@ -89,3 +89,20 @@ def test_unknown_method_is_one_clear_line(tmp_path, capsys):
     rc = main(["measure", str(data), "--method", "nonsense", "--out", str(tmp_path / "x.ecsv")])
     assert rc == 2
     assert "unknown bar method" in capsys.readouterr().err
+
+
+def test_bar_options_reach_the_measurement(tmp_path):
+    from galaxyscope.images.imageset import ImageSet
+    from galaxyscope.jobs.measure_job import measure_dataset
+    from galaxyscope.measure import PaperParams
+    from galaxyscope.model.checkpoint import load_checkpoint
+
+    data = write_bar_dataset(tmp_path / "set", n=2, size=64, seed=5)
+    model = load_checkpoint(tiny_model(tmp_path / "m.safetensors"))
+    s = ImageSet.open(data)
+    default = measure_dataset(s, model, methods=("paper",), n_samples=2).table
+    custom = measure_dataset(s, model, methods=("paper",), n_samples=2,
+                             options={"paper": PaperParams(t_start=0.9)}).table
+    assert len(default) == len(custom) == 2
+    assert np.all(np.isfinite(custom["threshold"]))
+    assert np.all(custom["threshold"] >= 0.9 - 1e-9)  # the sweep started where the options said

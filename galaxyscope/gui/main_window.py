@@ -701,7 +701,8 @@ class MainWindow(QMainWindow):
         sc = self.saliency_controls
         image_set, model, lock, disk = self.image_set, self.model, self.model_lock, self.disk_cache
         kwargs = dict(methods=BAR_METHODS, attribution=sc.method_name(), n_samples=sc.samples.value(),
-                      noise=sc.noise.value(), target=sc.target_name())
+                      noise=sc.noise.value(), target=sc.target_name(),
+                      options={m: self.bar_controls.params(m) for m in BAR_METHODS})
 
         def work(progress, cancel):
             return measure_dataset(image_set, model, cache=LockedSaliency(lock, disk, cancel),
@@ -717,7 +718,7 @@ class MainWindow(QMainWindow):
         self.measurements.set_running(True)
         self.bottom_tabs.setCurrentWidget(self.measurements)
         self.report("info", f"batch measure started: {len(image_set)} images, {sc.method.currentText()}, "
-                            f"N={sc.samples.value()} (default bar parameters)")
+                            f"N={sc.samples.value()}, the bar parameters set in the controls")
         self.tasks.start(task, self.compute_pool, priority=0)
 
     def cancel_batch(self) -> None:

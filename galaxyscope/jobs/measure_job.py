@@ -71,10 +71,14 @@ def measure_dataset(
     noise: float = 0.1,
     target: str | None = None,
     cache=None,
+    options: dict | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> MeasureReport:
     """Saliency + bar measurement for every readable image of ``image_set``.
+
+    ``options`` maps a bar method name to its parameters (PaperParams /
+    MomentsParams), e.g. the GUI's current slider values; defaults otherwise.
 
     Bad files are skipped and listed in the report's failures; nothing else stops the batch
     except ``cancel``.
@@ -113,7 +117,8 @@ def measure_dataset(
             for method in methods:
                 try:
                     m = measure_bar(sal.map, method, model_input_size=pre.input_size,
-                                    crop_fraction=pre.crop_fraction)
+                                    crop_fraction=pre.crop_fraction,
+                                    options=(options or {}).get(method))
                 except GalaxyscopeError as exc:
                     failures.append(ImageReadError(image.path or key, f"{method}: {exc}"))
                     continue
