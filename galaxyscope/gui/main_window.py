@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from galaxyscope import __version__
 from galaxyscope.errors import GalaxyscopeError
+from galaxyscope.gui.annotate import AnnotateController
 from galaxyscope.gui.bar_fit import (
     BAR_METHODS,
     BarFit,
@@ -110,12 +111,13 @@ class MainWindow(QMainWindow):
         self.thumbnails: ThumbnailLoader | None = None
 
         self._build_widgets()
+        self.annotate = AnnotateController(self)
         self._build_actions()
         self._connect()
         self._restore_settings(restore_state)
         self.set_model(model)
         if db_path:
-            self.log.add("info", f"annotation database: {db_path} (stored; annotation tools come in a later version)")
+            self.annotate.open_database(db_path)
 
     # ================================================================== construction
 
@@ -192,6 +194,7 @@ class MainWindow(QMainWindow):
             "reset_params": self.bar_controls.reset_current,
             "batch_measure": self.batch_measure, "cancel": self.cancel_work,
             "show_shortcuts": self.show_shortcuts, "about": self.show_about,
+            **self.annotate.action_handlers(),
         }
         for spec in SHORTCUTS:
             menu = menus.get(spec.section)
@@ -215,9 +218,10 @@ class MainWindow(QMainWindow):
             self.actions_by_id[spec.action] = action
             if spec.action == "export_table":
                 menu.addSeparator()
+        self.annotate.attach_actions(self.actions_by_id)
         view_menu = menus["View"]
         view_menu.addSeparator()
-        for dock in (self.browser_dock, self.controls_dock, self.bottom_dock):
+        for dock in (self.browser_dock, self.controls_dock, self.annotate.dock, self.bottom_dock):
             view_menu.addAction(dock.toggleViewAction())
         for name, action_id in OVERLAY_ACTIONS.items():
             action = self.actions_by_id[action_id]
@@ -455,6 +459,7 @@ class MainWindow(QMainWindow):
     def _entry_selected(self, entry: int) -> None:
         if entry == self.current_entry and (self.current_image is not None or self.load_task is not None):
             return
+        self.annotate.image_changed(entry)
         self.current_entry = entry
         self.current_image = None
         self.current_failed = False
@@ -489,6 +494,7 @@ class MainWindow(QMainWindow):
         self.image_view.set_image(image.pixels, image.wcs, dc.settings(), dc.cmap_name(),
                                   focus=self._model_region(image))
         self.header_panel.set_header(image.header)
+        self.annotate.image_shown(entry, image)
         self._update_title()
         self.statusBar().showMessage(f"{self.browser.model.keys[entry]}", 4000)
         self.image_shown.emit(entry)
@@ -729,6 +735,7 @@ class MainWindow(QMainWindow):
     def cancel_work(self) -> None:
         """Esc: stop the batch and the current saliency computation."""
         self.cancel_batch()
+        self.annotate.cancel()
         if self.service.busy():
             self.cancel_saliency()
 
@@ -883,6 +890,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         self.save_settings()
+        self.annotate.close()
         self.tasks.cancel_all()
         if self.thumbnails is not None:
             self.thumbnails.stop()

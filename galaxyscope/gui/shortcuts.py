@@ -28,6 +28,8 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     ShortcutSpec("open_folder", "Open folder…", ("Ctrl+O",), "File", "open a folder of images (with its catalogue)"),
     ShortcutSpec("open_file", "Open catalogue or image…", ("Ctrl+Shift+O",), "File"),
     ShortcutSpec("open_model", "Open model…", ("Ctrl+M",), "File", "load a .safetensors checkpoint"),
+    ShortcutSpec("open_database", "Open annotation database…", (), "File",
+                 "open or create the SQLite file hand-drawn bars are saved in"),
     ShortcutSpec("export_table", "Export measurements…", ("Ctrl+E",), "File"),
     ShortcutSpec("quit", "Quit", ("Ctrl+Q",), "File"),
     ShortcutSpec("next_image", "Next image", ("N", "PgDown"), "Navigate", "also Down in the browser"),
@@ -50,6 +52,16 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     ShortcutSpec("reset_params", "Reset thresholds to defaults", ("Ctrl+0",), "Measure"),
     ShortcutSpec("batch_measure", "Measure the whole set", ("Ctrl+B",), "Measure"),
     ShortcutSpec("cancel", "Cancel running work", ("Esc",), "Measure"),
+    ShortcutSpec("annotate_mode", "Annotate mode", ("D",), "Annotate",
+                 "draw bar lengths by hand; each one is saved in the annotation database"),
+    ShortcutSpec("annotate_save", "Save the drawing and go to the next galaxy", ("Return", "Enter"), "Annotate",
+                 "with the image or the browser focused"),
+    ShortcutSpec("annotate_width", "Draw the width line next", ("X",), "Annotate", "or hold Shift while dragging"),
+    ShortcutSpec("annotate_delete", "Delete my bar (or discard the drawing)", ("Delete",), "Annotate",
+                 "with the image or the browser focused; Esc also discards a drawing"),
+    ShortcutSpec("annotate_undo", "Undo", ("Ctrl+Z",), "Annotate", "every step is written to the database at once"),
+    ShortcutSpec("annotate_redo", "Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Annotate"),
+    ShortcutSpec("annotator", "Change annotator…", (), "Annotate", "the name saved with every bar you draw"),
     ShortcutSpec("show_shortcuts", "Keyboard shortcuts", ("F1",), "Help"),
     ShortcutSpec("about", "About galaxyscope", (), "Help"),
 )
@@ -78,5 +90,7 @@ def shortcut_help_html(specs: Iterable[ShortcutSpec] = SHORTCUTS) -> str:
             section = sec
         rows.append(f"<tr><td><code>{html.escape(keys)}</code>&nbsp;&nbsp;</td><td>{html.escape(text)}</td></tr>")
     extra = ("<p>Mouse: wheel zooms, drag pans, right-click for view options. "
-             "Drag the histogram's handles to set display levels.</p>")
+             "Drag the histogram's handles to set display levels.</p>"
+             "<p>Annotate mode (D): drag along the bar to draw it, Shift+drag for its width, drag an end "
+             "to adjust, Enter saves and moves on; middle-drag pans.</p>")
     return "<table>" + "".join(rows) + "</table>" + extra
