@@ -91,7 +91,7 @@ def test_given_center_picks_the_bar_there():
 def test_axis_length_of_a_uniform_rectangle():
     s = np.zeros((40, 80), np.float32)
     s[18:23, 20:61] = 1.0  # 41 x 5 pixels
-    ext = measure_bar(s, "moments", blur_sigma=0.0, min_pixels=10)
+    ext = measure_bar(s, "moments", blur_sigma=0.0, min_pixels=10, length_from="extent")
     ax = measure_bar(s, "moments", blur_sigma=0.0, min_pixels=10, length_from="axis")
     assert ext.length_px == pytest.approx(40.0)
     assert ext.width_px == pytest.approx(4.0)

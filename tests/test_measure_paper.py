@@ -94,7 +94,7 @@ def test_axis_aligned_bar_misfires_as_the_rule_implies(pa):
     min_px = m.params.min_pixels
     assert min_px <= m.n_pixels < min_px + 40
     assert m.length_px < 0.6 * 80
-    good = measure_bar(s, "moments")
+    good = measure_bar(s, "moments", blur_sigma=1.5, length_from="extent")
     assert good.length_px == pytest.approx(80, rel=0.05)
 
 

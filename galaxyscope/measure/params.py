@@ -99,7 +99,7 @@ class MomentsParams:
     (pixels); the defaults leave it unchanged.
     """
 
-    blur_sigma: float = _p(1.5, 0.0, 6.0, 0.1, "blur sigma (model px)",
+    blur_sigma: float = _p(3.0, 0.0, 6.0, 0.1, "blur sigma (model px)",
                            "Gaussian blur before thresholding, in model-input pixels "
                            "(map pixels when the model's input size is not given)")
     t_start: float = _p(0.5, 0.05, 0.95, 0.01, "threshold",
@@ -119,7 +119,7 @@ class MomentsParams:
                                "below this the result is flagged not_elongated")
     min_pixels: float | None = _p(None, 1, 5000, 1, "minimum pixels",
                                   "smallest component to trust; empty = paper's 40 px @ 224, scaled")
-    length_from: str = _p("extent", label="length from",
+    length_from: str = _p("axis", label="length from",
                           help="extent: mask extent along the major axis; axis: 4 sqrt(l1)",
                           choices=("extent", "axis"))
     err_step: float = _p(0.02, 0.0, 0.1, 0.005, "error threshold step",
