@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 from astropy.table import Table
 
-from galaxyscope.errors import CancelledError, GalaxyscopeError, ImageReadError
+from galaxyscope.errors import GalaxyscopeError, ImageReadError
 
 BAR_METHODS_DEFAULT = ("paper", "moments")
 
@@ -91,51 +91,40 @@ def measure_dataset(
     pre = model.preprocessing
     rows: list[dict] = []
     failures: list[ImageReadError] = []
-    total = len(image_set)
-    done = 0
-    for i in range(total):
-        if cancel is not None and cancel():
-            raise CancelledError("measurement cancelled")
+    for i, image in image_set.iter_images(progress=progress, cancel=cancel):
         key = image_set.entries[i].key
-        try:
-            image = image_set[i]
-        except ImageReadError as exc:
-            failures.append(exc)
+        kwargs = dict(method=attribution, target=target, n_samples=n_samples, noise=noise)
+        if cache is not None:
+            sal = cache.get_or_compute(model, image, **kwargs)
         else:
-            kwargs = dict(method=attribution, target=target, n_samples=n_samples, noise=noise)
-            if cache is not None:
-                sal = cache.get_or_compute(model, image, **kwargs)
-            else:
-                sal = compute_saliency(model, image, **kwargs)
-            redshift = image.meta.get("redshift") if image.meta else None
+            sal = compute_saliency(model, image, **kwargs)
+        redshift = _redshift(image)
+        prob = sal.score.probability if sal.score.probability is not None else float("nan")
+        for method in methods:
             try:
-                redshift = float(redshift) if redshift is not None else None
-            except (TypeError, ValueError):
-                redshift = None
-            if redshift is not None and not np.isfinite(redshift):
-                redshift = None
-            for method in methods:
-                try:
-                    m = measure_bar(sal.map, method, model_input_size=pre.input_size,
-                                    crop_fraction=pre.crop_fraction,
-                                    options=(options or {}).get(method))
-                except GalaxyscopeError as exc:
-                    failures.append(ImageReadError(image.path or key, f"{method}: {exc}"))
-                    continue
-                prob = sal.score.probability if sal.score.probability is not None else float("nan")
-                rows.append(measurement_row(key, method, m, prob, sal.score.logit,
-                                            image.pixel_scale, redshift))
-        done += 1
-        if progress is not None:
-            progress(done, total)
+                m = measure_bar(sal.map, method, model_input_size=pre.input_size,
+                                crop_fraction=pre.crop_fraction, options=(options or {}).get(method))
+            except GalaxyscopeError as exc:
+                failures.append(ImageReadError(image.path or key, f"{method}: {exc}"))
+                continue
+            rows.append(measurement_row(key, method, m, prob, sal.score.logit, image.pixel_scale, redshift))
     table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS,
                                                                dtype=[str, str] + [float] * 9 + [int] + [float] * 4 + [str])
     table.meta["attribution"] = attribution
     table.meta["n_samples"] = n_samples
     table.meta["noise"] = noise
     table.meta["model_sha256"] = getattr(model, "sha256", "")
-    return MeasureReport(table=table, failures=failures + list(getattr(image_set, "failures", [])),
-                         n_images=total)
+    return MeasureReport(table=table, failures=failures + list(image_set.failures), n_images=len(image_set))
+
+
+def _redshift(image) -> float | None:
+    """The catalogue's redshift for this image, or None when absent or not a finite number."""
+    value = image.meta.get("redshift") if image.meta else None
+    try:
+        z = float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+    return z if z is not None and np.isfinite(z) else None
 
 
 def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=None) -> MeasureReport:
@@ -146,27 +135,14 @@ def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=Non
     """
     idx = model.output_index(target if target is not None else 0)
     rows: list[dict] = []
-    failures: list[ImageReadError] = []
-    total = len(image_set)
-    for i in range(total):
-        if cancel is not None and cancel():
-            raise CancelledError("measurement cancelled")
-        key = image_set.entries[i].key
-        try:
-            image = image_set[i]
-        except ImageReadError as exc:
-            failures.append(exc)
-        else:
-            length = float(model.predict([image])[0, idx])
-            scale = image.pixel_scale_arcsec()
-            row = dict.fromkeys(COLUMNS, float("nan"))
-            row.update(filename=key, method="regressor", bar_length_px=length, n_pixels=0, flags="",
-                       bar_length_arcsec=length * scale if scale else float("nan"))
-            rows.append(row)
-        if progress is not None:
-            progress(i + 1, total)
+    for i, image in image_set.iter_images(progress=progress, cancel=cancel):
+        length = float(model.predict([image])[0, idx])
+        scale = image.pixel_scale_arcsec()
+        row = dict.fromkeys(COLUMNS, float("nan"))
+        row.update(filename=image_set.entries[i].key, method="regressor", bar_length_px=length, n_pixels=0,
+                   flags="", bar_length_arcsec=length * scale if scale else float("nan"))
+        rows.append(row)
     table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS)
     table.meta["model_sha256"] = getattr(model, "sha256", "")
     table.meta["regressed_column"] = model.meta.output_names[idx]
-    return MeasureReport(table=table, failures=failures + list(getattr(image_set, "failures", [])),
-                         n_images=total)
+    return MeasureReport(table=table, failures=list(image_set.failures), n_images=len(image_set))
