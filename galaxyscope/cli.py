@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "galaxyscope.gui.cli_demo",
     "galaxyscope.gui.cli_gui",
     "galaxyscope.store.cli_annotations",
+    "galaxyscope.bias.cli_scan",
+    "galaxyscope.bias.cli_sanity",
 )
 
 

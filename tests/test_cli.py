@@ -34,11 +34,11 @@ def test_python_dash_m_version():
 
 def test_expected_subcommands_exist():
     names = subcommands()
-    for expected in ("info", "synth", "train", "measure", "evaluate", "demo", "annotations", "gui"):
+    for expected in ("info", "synth", "train", "measure", "evaluate", "demo", "annotations", "gui", "scan-bias", "sanity"):
         assert expected in names, f"missing subcommand {expected}: have {names}"
 
 
-@pytest.mark.parametrize("name", ["info", "synth", "train", "measure", "evaluate", "demo", "annotations", "gui"])
+@pytest.mark.parametrize("name", ["info", "synth", "train", "measure", "evaluate", "demo", "annotations", "gui", "scan-bias", "sanity"])
 def test_every_subcommand_has_help(name, capsys):
     with pytest.raises(SystemExit) as exc:
         main([name, "--help"])

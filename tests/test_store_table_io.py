@@ -26,11 +26,8 @@ FORMATS = ("csv", "ecsv", "fits")
 
 
 @pytest.fixture
-def run_cli(monkeypatch):
-    """galaxyscope.cli.main with the annotations command registered (as the lead will)."""
-    name = "galaxyscope.store.cli_annotations"
-    if name not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", cli.COMMAND_MODULES + (name,))
+def run_cli():
+    """galaxyscope.cli.main (the annotations command is registered there)."""
     return cli.main
 
 
