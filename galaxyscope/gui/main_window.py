@@ -40,6 +40,7 @@ from galaxyscope.gui.bar_fit import (
     length_label,
     redshift_of,
 )
+from galaxyscope.gui.bias_view import BiasController
 from galaxyscope.gui.browser import BrowserModel, BrowserWidget
 from galaxyscope.gui.controls import BarControls, DisplayControls, OverlayToggles, SaliencyControls
 from galaxyscope.gui.image_view import ImageView
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
 
         self._build_widgets()
         self.annotate = AnnotateController(self)
+        self.bias = BiasController(self)
         self._build_actions()
         self._connect()
         self._restore_settings(restore_state)
