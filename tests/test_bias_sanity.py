@@ -25,11 +25,8 @@ from test_bias_scan import cli
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def one_thread(one_torch_thread):
+    """Every test here runs torch on one thread (fixture in conftest.py)."""
 
 
 @pytest.fixture(scope="module")
