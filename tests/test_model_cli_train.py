@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from galaxyscope.cli import main
 from galaxyscope.model.checkpoint import file_sha256, load_checkpoint
