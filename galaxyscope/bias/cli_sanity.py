@@ -47,17 +47,9 @@ def run(args: argparse.Namespace) -> int:
     if out is not None and out.suffix.lower() not in (".ecsv", ".csv"):
         raise GalaxyscopeError(f"{out}: the table must end in .ecsv or .csv")
     from galaxyscope.bias.sanity import sanity_check_dataset
-    from galaxyscope.images.imageset import ImageSet
-    from galaxyscope.jobs.common import resolve_model, tqdm_progress
+    from galaxyscope.jobs.common import open_dataset_and_model, tqdm_progress
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    image_set = ImageSet.open(args.dataset)
-    if len(image_set) == 0:
-        raise GalaxyscopeError(f"{args.dataset}: no images found")
-    model = resolve_model(args.model, device=args.device)
+    image_set, model = open_dataset_and_model(args.dataset, args.model, args.device, args.threads)
     progress, close = tqdm_progress("sanity", disable=args.quiet)
     try:
         report = sanity_check_dataset(image_set, model, n_images=args.n_images, seed=args.seed,

@@ -78,25 +78,13 @@ def run(args: argparse.Namespace) -> int:
     from galaxyscope.bias.flags import FlagThresholds
     from galaxyscope.bias.montage import write_montage
     from galaxyscope.bias.scan import scan_dataset
-    from galaxyscope.images.imageset import ImageSet
-    from galaxyscope.jobs.common import resolve_model, tqdm_progress
+    from galaxyscope.jobs.common import open_dataset_and_model, saliency_cache, tqdm_progress
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    image_set = ImageSet.open(args.dataset)
-    if len(image_set) == 0:
-        raise GalaxyscopeError(f"{args.dataset}: no images found")
-    model = resolve_model(args.model, device=args.device)
+    image_set, model = open_dataset_and_model(args.dataset, args.model, args.device, args.threads)
     thresholds = FlagThresholds(source_share=args.source_share, outside_share=args.outside_share,
                                 border_share=args.border_share, offset_r=args.offset)
     labels = [c.strip() for c in args.labels.split(",") if c.strip()] if args.labels else None
-    cache = None
-    if not args.no_cache:
-        from galaxyscope.saliency.cache import SaliencyCache
-
-        cache = SaliencyCache()
+    cache = saliency_cache(not args.no_cache)
     progress, close = tqdm_progress("scan-bias", disable=args.quiet)
     try:
         report = scan_dataset(image_set, model, thresholds=thresholds, method=args.attribution,

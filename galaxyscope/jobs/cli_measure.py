@@ -32,8 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from galaxyscope.images.imageset import ImageSet
-    from galaxyscope.jobs.common import resolve_model, tqdm_progress
+    from galaxyscope.jobs.common import open_dataset_and_model, saliency_cache, tqdm_progress
     from galaxyscope.jobs.measure_job import BAR_METHODS_DEFAULT, measure_dataset
 
     from galaxyscope.measure import METHODS, resolve_method
@@ -46,15 +45,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".ecsv", ".csv", ".fits"):
         raise GalaxyscopeError(f"{out}: output must end in .ecsv, .csv or .fits")
-    image_set = ImageSet.open(args.dataset)
-    if len(image_set) == 0:
-        raise GalaxyscopeError(f"{args.dataset}: no images found")
-    model = resolve_model(args.model, device=args.device)
-    cache = None
-    if not args.no_cache:
-        from galaxyscope.saliency.cache import SaliencyCache
-
-        cache = SaliencyCache()
+    image_set, model = open_dataset_and_model(args.dataset, args.model, args.device)
+    cache = saliency_cache(not args.no_cache)
     progress, close = tqdm_progress("measure", disable=args.quiet)
     try:
         report = measure_dataset(image_set, model, methods=methods, attribution=args.attribution,

@@ -47,3 +47,31 @@ def tqdm_progress(desc: str, disable: bool = False) -> tuple[Callable[[int, int]
             bar.close()
 
     return progress, close
+
+
+def open_dataset_and_model(dataset: str, model: str | None, device: str | None = None,
+                           threads: int | None = None):
+    """(ImageSet, LoadedModel) for a batch command; an empty set is a clear error.
+
+    ``threads`` caps torch's CPU threads first (None leaves torch's choice).
+    """
+    from galaxyscope.errors import GalaxyscopeError
+    from galaxyscope.images.imageset import ImageSet
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    image_set = ImageSet.open(dataset)
+    if len(image_set) == 0:
+        raise GalaxyscopeError(f"{dataset}: no images found")
+    return image_set, resolve_model(model, device=device)
+
+
+def saliency_cache(enabled: bool = True):
+    """The user's on-disk saliency cache, or None when the command was told not to use one."""
+    if not enabled:
+        return None
+    from galaxyscope.saliency.cache import SaliencyCache
+
+    return SaliencyCache()
