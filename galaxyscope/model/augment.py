@@ -46,6 +46,18 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator, cfg: AugmentConfig = Au
     Random numbers come from the CPU generator ``gen`` (so a seed gives the same
     augmentations on any device); the warp itself runs on ``x``'s device.
     """
+    return augment_with_masks(x, None, gen, cfg)[0]
+
+
+def augment_with_masks(x: torch.Tensor, masks: torch.Tensor | None, gen: torch.Generator,
+                       cfg: AugmentConfig = AugmentConfig()) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Like :func:`augment_batch`, and moves ``masks`` (N x K x S x S) with the same warp.
+
+    Why: saliency guidance needs each training image's bar mask to stay on the
+    bar after rotation, flip and shift; masks get no brightness/contrast change
+    and are resampled with zero padding (nothing of the bar comes in from the edge).
+    The random draws are the same as ``augment_batch``'s for the same generator.
+    """
     n = x.shape[0]
     quarter = torch.randint(0, 4, (n,), generator=gen).float() if cfg.rot90 else torch.zeros(n)
     angle = torch.deg2rad(quarter * 90.0 + _uniform(n, cfg.max_angle, gen))
@@ -62,11 +74,14 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator, cfg: AugmentConfig = Au
         theta = theta.to(device=x.device, dtype=x.dtype)
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        if masks is not None:
+            masks = F.grid_sample(masks.to(x.dtype), grid, mode="bilinear", padding_mode="zeros",
+                                  align_corners=False)
     if cfg.brightness or cfg.contrast:
         shape = (n,) + (1,) * (x.dim() - 1)
         gain = gain.to(x.device, x.dtype).view(shape)
         offset = offset.to(x.device, x.dtype).view(shape)
         mean = x.mean(dim=tuple(range(1, x.dim())), keepdim=True)
         x = (x - mean) * gain + mean + offset
-    return x
+    return x, masks
 

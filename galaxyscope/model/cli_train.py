@@ -59,6 +59,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--init", metavar="MODEL", default=None,
+                   help="start from this model's weights (fine-tuning; same outputs and preprocessing)")
+    g = p.add_argument_group("saliency guidance (bar masks, e.g. from galaxyscope synth)")
+    g.add_argument("--guide-weight", type=float, default=0.0, metavar="W",
+                   help="penalise the share of the bar output's input gradient outside each galaxy's "
+                        "bar mask with this weight (default 0 = off)")
+    g.add_argument("--guide-output", default="has_bar", metavar="COL", help="guided output (default %(default)s)")
+    g.add_argument("--guide-mask-column", default="bar_mask", metavar="COL",
+                   help="catalogue column naming each mask file (default %(default)s)")
+    g.add_argument("--guide-noise", type=float, default=0.1, metavar="F",
+                   help="SmoothGrad-like noise on the guided inputs (default %(default)s)")
+    g.add_argument("--guide-dilate", type=int, default=2, metavar="PX",
+                   help="grow masks by PX model pixels (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     p.set_defaults(func=run)
 
@@ -75,6 +88,12 @@ def _check_args(args: argparse.Namespace) -> Path:
         raise GalaxyscopeError("--crop must be in (0, 1]")
     if not 0 <= args.val_fraction < 1:
         raise GalaxyscopeError("--val-fraction must be in [0, 1)")
+    if args.guide_weight < 0 or args.guide_noise < 0 or args.guide_dilate < 0:
+        raise GalaxyscopeError("--guide-weight, --guide-noise and --guide-dilate must not be negative")
+    if args.guide_weight > 0 and args.regress:
+        raise GalaxyscopeError("saliency guidance (--guide-weight) needs --target, not --regress")
+    if args.init and not Path(args.init).exists():
+        raise GalaxyscopeError(f"--init {args.init}: no such file")
     return out
 
 
@@ -85,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from galaxyscope.model.augment import AugmentConfig
-    from galaxyscope.model.checkpoint import save_checkpoint
+    from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint
+    from galaxyscope.model.guidance import GuidanceConfig
     from galaxyscope.model.preprocess import Preprocessing
     from galaxyscope.model.training import train_model
 
@@ -112,13 +132,17 @@ def run(args: argparse.Namespace) -> int:
             (tqdm.write if bars else print)(msg, file=sys.stderr)
 
     pre = Preprocessing(input_size=args.size, crop_fraction=args.crop, channels=args.channels)
+    init = load_checkpoint(args.init, device="cpu") if args.init else None
+    guidance = GuidanceConfig(weight=args.guide_weight, output=args.guide_output, dilate_px=args.guide_dilate,
+                              noise=args.guide_noise, mask_column=args.guide_mask_column) \
+        if args.guide_weight > 0 else None
     try:
         result = train_model(
             args.dataset, targets=args.target, regress=args.regress, architecture=args.arch,
             preprocessing=pre, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             val_fraction=args.val_fraction, patience=args.patience, seed=args.seed, device=args.device,
             loss=args.loss, augment=None if args.no_augment else AugmentConfig(),
-            positive_only=not args.all_rows, progress=bar_for("training"),
+            positive_only=not args.all_rows, guidance=guidance, init=init, progress=bar_for("training"),
             load_progress=bar_for("loading"), log=log)
     finally:
         for bar in bars.values():

@@ -32,8 +32,9 @@ import torch
 import torch.nn.functional as F
 
 from galaxyscope.errors import CancelledError, GalaxyscopeError
-from galaxyscope.model.augment import AugmentConfig, augment_batch
+from galaxyscope.model.augment import AugmentConfig, augment_with_masks
 from galaxyscope.model.device import pick_device
+from galaxyscope.model.guidance import GuidanceConfig, guidance_penalty
 from galaxyscope.model.loaded import LoadedModel, ModelMeta
 from galaxyscope.model.networks import build_network, count_parameters
 from galaxyscope.model.preprocess import Preprocessing
@@ -61,10 +62,12 @@ class EpochRecord:
     lr: float
     seconds: float
     images_per_second: float
+    outside_share: float | None = None
 
     def describe(self, epochs: int) -> str:
         val = self.val.describe() if self.val else "no validation"
-        return (f"epoch {self.epoch}/{epochs}: train loss {self.train_loss:.4g}; {val} "
+        guide = "" if self.outside_share is None else f" (saliency outside bar mask {self.outside_share:.3f})"
+        return (f"epoch {self.epoch}/{epochs}: train loss {self.train_loss:.4g}{guide}; {val} "
                 f"({self.seconds:.1f} s, {self.images_per_second:.0f} img/s)")
 
 
@@ -164,6 +167,7 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                 val_fraction: float = 0.2, patience: int = 4, seed: int = 0,
                 device: str | torch.device | None = None, loss: str = "bce",
                 augment: AugmentConfig | None = AugmentConfig(), positive_only: bool = True,
+                guidance: GuidanceConfig | None = None, init: LoadedModel | None = None,
                 progress: Progress | None = None, load_progress: Progress | None = None,
                 cancel: Cancel | None = None, log: Log | None = None) -> TrainResult:
     """Train a network on an image set's catalogue columns; returns the best epoch's model.
@@ -174,6 +178,11 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
     ``load_progress`` counts images while they are read; ``cancel()`` is
     checked every batch (raises ``CancelledError``); ``log`` gets one line per
     epoch. ``augment=None`` turns augmentation off.
+
+    ``guidance`` adds the bar-mask saliency penalty (see ``model.guidance``);
+    the dataset must then name a mask per image. ``init`` starts from a trained
+    model's weights (fine-tuning); its architecture, outputs and preprocessing
+    must match the run's.
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}")
@@ -190,11 +199,14 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
         preprocessing = _check_same_size(data, preprocessing)
     else:
         data = load_training_data(dataset, targets, regress, preprocessing=preprocessing,
-                                  positive_only=positive_only, progress=load_progress, cancel=cancel)
+                                  positive_only=positive_only,
+                                  mask_column=guidance.mask_column if guidance else None,
+                                  progress=load_progress, cancel=cancel)
     say(f"loaded {len(data)} images ({len(data.skipped)} unreadable skipped)")
     for problem in data.skipped[:20]:
         say(f"skipped {problem}")
 
+    guide_index = _guide_index(data, guidance)
     strata = (data.targets[:, 0] >= 0.5).astype(int) if data.classify else None
     train_idx, val_idx = split_indices(len(data), val_fraction, seed, strata)
     if len(train_idx) < 2:
@@ -216,13 +228,18 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
     steps = max(steps, 1)
     total_steps = epochs * steps
     images = data.images.to(dev)
+    masks = data.masks.to(dev) if guide_index is not None else None
     arch_kwargs = dict(arch_kwargs or {})
+    if init is not None:
+        architecture, arch_kwargs = _check_init(init, architecture, data, preprocessing)
 
     fork_devices = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):  # seed locally; leave the caller's RNG alone
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         net = build_network(architecture, len(data.target_names), preprocessing.channels, **arch_kwargs).to(dev)
+        if init is not None:
+            net.load_state_dict({k: v.to(dev) for k, v in init.net.state_dict().items()})
         n_params = count_parameters(net)
         opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
@@ -234,17 +251,25 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
             t0 = time.perf_counter()
             net.train()
             order = train_idx[torch.randperm(n_train, generator=gen).numpy()]
-            running, seen = 0.0, 0
+            running, seen, outside, guided = 0.0, 0, 0.0, 0
             for s in range(steps):
                 if cancel is not None and cancel():
                     raise CancelledError("training cancelled")
                 b = torch.as_tensor(order[s * batch_size:(s + 1) * batch_size])
                 x = images[b.to(images.device)]
                 x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+                m = None
+                if masks is not None:
+                    m = masks[b.to(masks.device)].float().div_(255.0)
                 if augment is not None:
-                    x = augment_batch(x, gen, augment)
+                    x, m = augment_with_masks(x, m, gen, augment)
                 y = y_scaled[b].to(dev)
                 batch_loss = _loss(net(x), y, data.classify, loss)
+                if guide_index is not None and guidance is not None and m is not None:
+                    share = guidance_penalty(net, x, m, guide_index, guidance, gen)
+                    batch_loss = batch_loss + guidance.weight * share
+                    outside += float(share.detach())
+                    guided += 1
                 opt.zero_grad(set_to_none=True)
                 batch_loss.backward()
                 opt.step()
@@ -262,7 +287,8 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                                 2 * batch_size)
             record = EpochRecord(epoch=epoch, train_loss=running / max(seen, 1), val=val, lr=lr_now,
                                  seconds=time.perf_counter() - t0,
-                                 images_per_second=seen / train_seconds if train_seconds > 0 else math.nan)
+                                 images_per_second=seen / train_seconds if train_seconds > 0 else math.nan,
+                                 outside_share=outside / guided if guided else None)
             history.append(record)
             say(record.describe(epochs))
             if not math.isfinite(record.train_loss) or (val is not None and not math.isfinite(val.loss)):
@@ -296,7 +322,10 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                  "epochs_run": len(history), "n_train": n_train, "n_val": int(len(val_idx)),
                  "seed": seed, "lr": lr, "batch_size": batch_size, "loss": loss if data.classify else "mse",
                  "augment": augment.to_dict() if augment else None, "skipped_files": len(data.skipped),
-                 "dropped_rows": dict(data.dropped), "n_parameters": n_params},
+                 "dropped_rows": dict(data.dropped), "n_parameters": n_params,
+                 "guidance": guidance.to_dict() if guidance else None,
+                 "init_from": init.meta.training_data_hash if init is not None else None,
+                 "outside_share": history[-1].outside_share if history else None},
         notes=_notes(data, loss, positive_only),
     )
     model = LoadedModel(net=net, meta=meta, device=dev)
@@ -321,3 +350,32 @@ def _notes(data: TrainingData, loss: str, positive_only: bool) -> str:
     rows = f"rows with {data.target_names[0]} > 0 only (barred galaxies)" if positive_only else "all rows"
     return (f"direct regression of {data.target_names[0]}: prediction = raw x target_scale + target_offset; "
             f"trained with MSE on {rows}")
+
+
+def _guide_index(data: TrainingData, guidance: GuidanceConfig | None) -> int | None:
+    """Index of the guided output, with clear errors when guidance cannot work."""
+    if guidance is None or guidance.weight == 0:
+        return None
+    if not data.classify:
+        raise TrainingDataError("saliency guidance needs a classifier (--target), not --regress")
+    if guidance.output not in data.target_names:
+        raise TrainingDataError(f"guided output {guidance.output!r} is not among the targets "
+                                f"({', '.join(data.target_names)})")
+    if data.masks is None:
+        raise TrainingDataError("saliency guidance needs bar masks: load the data with mask_column")
+    if not bool((data.masks.flatten(1).amax(1) > 127).any()):
+        raise TrainingDataError(f"no image has a non-empty mask in column {guidance.mask_column!r}")
+    return data.target_names.index(guidance.output)
+
+
+def _check_init(init: LoadedModel, architecture: str, data: TrainingData,
+                preprocessing: Preprocessing) -> tuple[str, dict[str, Any]]:
+    """The starting model must fit this run: same outputs and preprocessing."""
+    meta = init.meta
+    if list(meta.output_names) != list(data.target_names):
+        raise TrainingDataError(f"the starting model's outputs ({', '.join(meta.output_names)}) differ from "
+                                f"the targets ({', '.join(data.target_names)})")
+    if meta.preprocessing != preprocessing:
+        raise TrainingDataError(f"the starting model's preprocessing ({meta.preprocessing}) differs from "
+                                f"this run's ({preprocessing})")
+    return meta.architecture, dict(meta.arch_kwargs or {})

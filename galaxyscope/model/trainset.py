@@ -37,6 +37,8 @@ class TrainingData:
     skipped: "path: reason" for each unreadable file.
     dropped: rows left out before reading, with the reason and how many.
     data_hash: sha256 over sorted (key, target values, file size).
+    masks: N x 1 x S x S uint8 (value/255) bar masks on the model's grid, for
+        saliency guidance; zeros for rows without a mask; None when not asked for.
     """
 
     images: torch.Tensor
@@ -47,6 +49,7 @@ class TrainingData:
     skipped: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
     data_hash: str = ""
+    masks: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -147,12 +150,16 @@ def training_data_hash(keys: list[str], targets: np.ndarray, sizes: list[int], n
 
 def load_training_data(dataset: Any, targets: list[str] | None = None, regress: str | None = None, *,
                        preprocessing: Preprocessing = Preprocessing(), positive_only: bool = True,
+                       mask_column: str | None = None,
                        progress: Progress | None = None, cancel: Cancel | None = None) -> TrainingData:
     """Read the images and target columns a training run needs, once.
 
     Exactly one of ``targets`` (classification columns) or ``regress`` (one
     column) must be given. Raises ``TrainingDataError`` for unusable columns or
-    an empty result; unreadable images are skipped and listed.
+    an empty result; unreadable images are skipped and listed. With
+    ``mask_column`` (e.g. ``bar_mask`` of a ``synth`` set) each row's mask file
+    is read too; an empty entry means "no bar" (all-zero mask), and a row whose
+    mask file cannot be read is skipped like an unreadable image.
     """
     if bool(targets) == bool(regress):
         raise TrainingDataError("give either target columns to classify or one column to regress, not both")
@@ -162,6 +169,7 @@ def load_training_data(dataset: Any, targets: list[str] | None = None, regress: 
     if len(imageset) == 0:
         raise TrainingDataError(f"{dataset}: the dataset holds no images")
     values = target_matrix(imageset, names)
+    mask_names = _mask_names(imageset, mask_column) if mask_column else None
     rows, dropped = select_rows(values, names, classify, positive_only)
     if len(rows) == 0:
         raise TrainingDataError(f"{dataset}: no rows with usable values in {', '.join(names)} "
@@ -171,6 +179,7 @@ def load_training_data(dataset: Any, targets: list[str] | None = None, regress: 
     s = preprocessing.input_size
     images = torch.empty((len(rows), preprocessing.channels, s, s),
                          dtype=torch.uint8 if store_uint8 else torch.float16)
+    masks = torch.zeros((len(rows), 1, s, s), dtype=torch.uint8) if mask_names is not None else None
     kept: list[int] = []
     skipped: list[str] = [str(f) for f in getattr(imageset, "failures", [])]  # e.g. files named but absent
     for n, i in enumerate(rows):
@@ -178,6 +187,8 @@ def load_training_data(dataset: Any, targets: list[str] | None = None, regress: 
             raise CancelledError("training data loading cancelled")
         try:
             x = preprocessing.to_model(imageset[int(i)])[0]
+            if masks is not None and mask_names[int(i)]:
+                masks[len(kept), 0] = _read_row_mask(imageset, mask_names[int(i)], preprocessing)
         except ImageReadError as exc:
             skipped.append(str(exc))
         else:
@@ -195,4 +206,27 @@ def load_training_data(dataset: Any, targets: list[str] | None = None, regress: 
     mode = "classify" if classify else "regress"
     return TrainingData(images=images[: len(kept)].clone(), targets=y, keys=keys, target_names=names,
                         classify=classify, skipped=skipped, dropped=dropped,
-                        data_hash=training_data_hash(keys, y, sizes, names, mode))
+                        data_hash=training_data_hash(keys, y, sizes, names, mode),
+                        masks=masks[: len(kept)].clone() if masks is not None else None)
+
+
+def _mask_names(imageset: Any, column: str) -> list[str]:
+    """The mask file named in ``column`` for every entry ("" where none)."""
+    table = getattr(imageset, "catalogue", None)
+    if table is None or column not in table.colnames:
+        have = ", ".join(table.colnames) if table is not None else "none (the dataset has no catalogue)"
+        raise TrainingDataError(f"no mask column {column!r} in the catalogue; columns: {have}")
+    raw = imageset.column(column)
+    missing = np.ma.getmaskarray(raw)
+    return ["" if bad else str(v).strip() for v, bad in zip(np.ma.getdata(raw), missing)]
+
+
+def _read_row_mask(imageset: Any, name: str, preprocessing: Preprocessing) -> torch.Tensor:
+    from galaxyscope.model.guidance import read_mask
+
+    path = Path(imageset.root) / name
+    try:
+        m = read_mask(path, preprocessing)
+    except (OSError, ValueError) as exc:
+        raise ImageReadError(path, f"bar mask unreadable ({exc})") from exc
+    return m.mul(255.0).round_().to(torch.uint8)
