@@ -11,7 +11,7 @@ from galaxyscope.images.imageset import ImageSet
 from galaxyscope.model.augment import AugmentConfig, augment_batch, augment_with_masks
 from galaxyscope.model.checkpoint import load_checkpoint
 from galaxyscope.model.guidance import (GuidanceConfig, dilate, guidance_penalty, mask_to_model,
-                                        outside_share)
+                                        match_distance, outside_share)
 from galaxyscope.model.networks import build_network
 from galaxyscope.model.preprocess import Preprocessing
 from galaxyscope.model.training import train_model
@@ -57,6 +57,24 @@ def test_outside_share_and_dilation():
     assert int(grown[0, 0].sum()) == 4 * 6
 
 
+def test_match_distance_wants_the_whole_bar():
+    masks = torch.zeros(1, 1, 16, 16)
+    masks[:, :, 7:9, 2:14] = 1
+    even = masks.repeat(1, 3, 1, 1) * 0.3
+    centre_only = torch.zeros(1, 3, 16, 16)
+    centre_only[:, :, 7:9, 7:9] = 1.0  # inside the mask, but only its middle
+    off = torch.zeros(1, 3, 16, 16)
+    off[:, :, 0:3, 0:3] = 1.0
+    assert float(match_distance(even, masks, blur_px=0)) == pytest.approx(0.0, abs=1e-6)
+    assert float(outside_share(centre_only, masks)) == pytest.approx(0.0, abs=1e-6)  # "outside" is fooled
+    assert float(match_distance(centre_only, masks, blur_px=0)) > 0.8  # "match" is not
+    assert float(match_distance(off, masks, blur_px=0)) == pytest.approx(1.0, abs=1e-6)
+    assert float(match_distance(even, masks, blur_px=1.0)) == pytest.approx(0.0, abs=1e-6)
+    assert float(match_distance(centre_only, masks, blur_px=1.0)) > 0.5
+    with pytest.raises(ValueError, match="guidance kind"):
+        GuidanceConfig(kind="inside")
+
+
 def test_masks_move_with_the_image_and_draws_are_unchanged():
     x = torch.rand(4, 3, 24, 24)
     m = torch.zeros(4, 1, 24, 24)
@@ -77,7 +95,7 @@ def test_penalty_is_zero_without_bars_and_trains_the_gradient():
     torch.manual_seed(0)
     net = build_network("small", 2, 3, widths=(4, 8), dropout=0.0)
     x = torch.rand(3, 3, 16, 16)
-    cfg = GuidanceConfig(weight=1.0, noise=0.0, dilate_px=0)
+    cfg = GuidanceConfig(weight=1.0, noise=0.0, dilate_px=0, kind="outside")
     empty = torch.zeros(3, 1, 16, 16)
     assert float(guidance_penalty(net, x, empty, 0, cfg)) == 0.0
     m = torch.zeros(3, 1, 16, 16)

@@ -70,6 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="catalogue column naming each mask file (default %(default)s)")
     g.add_argument("--guide-noise", type=float, default=0.1, metavar="F",
                    help="SmoothGrad-like noise on the guided inputs (default %(default)s)")
+    g.add_argument("--guide-kind", choices=("match", "outside"), default="match",
+                   help="match: the saliency should cover the mask evenly (default); outside: only "
+                        "penalise saliency outside the mask (Ross et al. 2017)")
+    g.add_argument("--guide-blur", type=float, default=1.5, metavar="PX",
+                   help="blur |gradient| by this sigma before matching (default %(default)s)")
     g.add_argument("--guide-dilate", type=int, default=2, metavar="PX",
                    help="grow masks by PX model pixels (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
@@ -134,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
     pre = Preprocessing(input_size=args.size, crop_fraction=args.crop, channels=args.channels)
     init = load_checkpoint(args.init, device="cpu") if args.init else None
     guidance = GuidanceConfig(weight=args.guide_weight, output=args.guide_output, dilate_px=args.guide_dilate,
-                              noise=args.guide_noise, mask_column=args.guide_mask_column) \
+                              noise=args.guide_noise, mask_column=args.guide_mask_column,
+                              kind=args.guide_kind, blur_px=args.guide_blur) \
         if args.guide_weight > 0 else None
     try:
         result = train_model(

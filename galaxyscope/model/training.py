@@ -62,11 +62,11 @@ class EpochRecord:
     lr: float
     seconds: float
     images_per_second: float
-    outside_share: float | None = None
+    outside_share: float | None = None  # mean guidance penalty of the epoch (None: no guidance)
 
     def describe(self, epochs: int) -> str:
         val = self.val.describe() if self.val else "no validation"
-        guide = "" if self.outside_share is None else f" (saliency outside bar mask {self.outside_share:.3f})"
+        guide = "" if self.outside_share is None else f" (guidance penalty {self.outside_share:.3f})"
         return (f"epoch {self.epoch}/{epochs}: train loss {self.train_loss:.4g}{guide}; {val} "
                 f"({self.seconds:.1f} s, {self.images_per_second:.0f} img/s)")
 
