@@ -63,9 +63,12 @@ class EpochRecord:
     seconds: float
     images_per_second: float
     outside_share: float | None = None  # mean guidance penalty of the epoch (None: no guidance)
+    val_guidance: float | None = None  # the same penalty on the validation images
 
     def describe(self, epochs: int) -> str:
         val = self.val.describe() if self.val else "no validation"
+        if self.val_guidance is not None:
+            val = f"validation guidance penalty {self.val_guidance:.3f}; " + val
         guide = "" if self.outside_share is None else f" (guidance penalty {self.outside_share:.3f})"
         return (f"epoch {self.epoch}/{epochs}: train loss {self.train_loss:.4g}{guide}; {val} "
                 f"({self.seconds:.1f} s, {self.images_per_second:.0f} img/s)")
@@ -285,7 +288,11 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
             if len(val_idx):
                 val = _evaluate(net, data, val_idx, y_scaled, scale, offset, train_mean, loss, dev,
                                 2 * batch_size)
+            val_guide = None
+            if len(val_idx) and masks is not None and guidance is not None and guide_index is not None:
+                val_guide = _val_guidance(net, data, val_idx, masks, guide_index, guidance, dev, batch_size)
             record = EpochRecord(epoch=epoch, train_loss=running / max(seen, 1), val=val, lr=lr_now,
+                                 val_guidance=val_guide,
                                  seconds=time.perf_counter() - t0,
                                  images_per_second=seen / train_seconds if train_seconds > 0 else math.nan,
                                  outside_share=outside / guided if guided else None)
@@ -295,6 +302,8 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                 raise TrainingDivergedError(f"training diverged in epoch {epoch} (loss is not finite): "
                                             f"try a smaller learning rate than {lr:g}")
             current = val.loss if val is not None else record.train_loss
+            if val_guide is not None and guidance is not None:  # select on the objective trained for
+                current = current + guidance.weight * val_guide
             if val is None or current < best_loss - 1e-7:
                 best_loss, best_epoch, best_val, wait = current, epoch, val, 0
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -333,6 +342,25 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                        n_val=int(len(val_idx)), n_parameters=n_params, skipped=list(data.skipped),
                        dropped=dict(data.dropped), stopped_early=stopped_early,
                        seconds=time.perf_counter() - t_start)
+
+
+def _val_guidance(net: torch.nn.Module, data: TrainingData, idx: np.ndarray, masks: torch.Tensor,
+                  output_index: int, guidance: GuidanceConfig, device: torch.device, batch_size: int) -> float:
+    """Mean guidance penalty over the validation images with a bar (fixed noise draws)."""
+    rows = idx[(data.masks[torch.as_tensor(idx)].flatten(1).amax(1) > 127).numpy()]
+    if len(rows) == 0:
+        return math.nan
+    gen = torch.Generator().manual_seed(12345)
+    total, n = 0.0, 0
+    with torch.enable_grad():
+        for start in range(0, len(rows), batch_size):
+            b = torch.as_tensor(rows[start:start + batch_size])
+            x = data.as_float(b).to(device)
+            m = masks[b.to(masks.device)].float().div_(255.0)
+            total += float(guidance_penalty(net, x, m, output_index, guidance, gen).detach()) * len(b)
+            n += len(b)
+    net.zero_grad(set_to_none=True)
+    return total / n
 
 
 def _check_same_size(data: TrainingData, preprocessing: Preprocessing) -> Preprocessing:
