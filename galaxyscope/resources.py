@@ -3,22 +3,28 @@
 Why: tests, demos and the GUI need the shipped samples without hard-coding the
 checkout's location. The folder is the repository's ``resources/``, found
 relative to this package (fine for a source checkout or an editable install);
-``GALAXYSCOPE_RESOURCES`` overrides it (e.g. for a frozen app bundle).
+in a frozen PyInstaller bundle it is ``sys._MEIPASS/resources`` (see
+packaging/galaxyscope.spec); ``GALAXYSCOPE_RESOURCES`` overrides both.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 ENV_VAR = "GALAXYSCOPE_RESOURCES"
 
 
 def resources_dir() -> Path:
-    """The resources folder: $GALAXYSCOPE_RESOURCES if set, else <repo>/resources."""
+    """The resources folder: $GALAXYSCOPE_RESOURCES if set, else the frozen bundle's
+    ``sys._MEIPASS/resources``, else <repo>/resources."""
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override)
+    bundle = getattr(sys, "_MEIPASS", None) if getattr(sys, "frozen", False) else None
+    if bundle:
+        return Path(bundle) / "resources"
     return Path(__file__).resolve().parent.parent / "resources"
 
 

@@ -1,0 +1,388 @@
+"""Regenerate every picture in the docs from the real app: ``python -m galaxyscope.gui.screenshots``.
+
+Why: screenshots go stale whenever the model, the defaults or the window change; one
+command that drives the real window (no mock-ups) keeps the README honest. Each
+target runs with a private cache, settings file and annotation database in a
+temporary folder, so nothing depends on (or touches) the user's own session, and
+every saliency map is computed afresh with the shipped model.
+
+Targets (``--list`` prints them):
+
+- ``main``: docs/screenshot.png, exactly ``galaxyscope demo --screenshot FILE``.
+- ``annotate``: docs/annotate.png, annotate mode and the Agreement & vetting tab. Two
+  demonstration annotators ("bob", "alice") draw lines through the window's own
+  drawing path (the signal a mouse drag emits, then Enter's save); their lines are
+  placed by this script along the elongation of each galaxy's inner light (`light_axis`)
+  with seeded jitter: they show the tools, they are not real annotations.
+- ``bias``: docs/bias.png, the Bias tab after browsing a few galaxies, with the galaxy
+  mask outline on.
+- ``mosaic``: docs/mosaic.png, real Galaxy Zoo examples beside synthetic galaxies
+  (``galaxyscope.synth.mosaic``; no window).
+- ``icon``: resources/icons/galaxyscope.png, the 256 px icon rendered from the SVG
+  with Qt's QSvgRenderer.
+
+Without a display, run it under ``xvfb-run -a`` (packaging/screenshots.sh does) or
+with ``QT_QPA_PLATFORM=offscreen`` (set automatically when there is no display).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_SIZE = (1600, 1000)
+SETTLE_TIMEOUT_S = 600.0
+ICON_SIZE = 256
+ANNOTATE_IMAGES = 6  # barred examples that both demonstration annotators draw on
+ANNOTATE_SHOWN = "sdss/sloan-2_a-0_1.jpg"  # the image left on screen in annotate.png
+BIAS_VISITS = 4  # galaxies browsed before the Bias tab is shown
+PRIVATE_ENV = ("GALAXYSCOPE_CACHE", "GALAXYSCOPE_SETTINGS", "GALAXYSCOPE_DB")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One picture: its name on the command line, its file (relative to the repository),
+    what it shows, and whether it needs a window."""
+
+    name: str
+    path: str
+    what: str
+    window: bool
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("main", "docs/screenshot.png", "the window on a real Galaxy Zoo barred galaxy (demo --screenshot)", True),
+    Target("annotate", "docs/annotate.png", "annotate mode with two annotators, the machine's line, vetting", True),
+    Target("bias", "docs/bias.png", "the Bias tab with the galaxy-mask outline", True),
+    Target("mosaic", "docs/mosaic.png", "real Galaxy Zoo examples beside synthetic galaxies", False),
+    Target("icon", "resources/icons/galaxyscope.png", "the 256 px application icon from galaxyscope.svg", True),
+)
+TARGET_NAMES: tuple[str, ...] = tuple(t.name for t in TARGETS)
+
+
+def target(name: str) -> Target:
+    """The target called ``name`` (KeyError naming the known ones otherwise)."""
+    for t in TARGETS:
+        if t.name == name:
+            return t
+    raise KeyError(f"unknown screenshot target {name!r} (known: {', '.join(TARGET_NAMES)})")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1600x1000, got {text!r}") from None
+    if w < 200 or h < 200:
+        raise argparse.ArgumentTypeError("size must be at least 200x200")
+    return w, h
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m galaxyscope.gui.screenshots``."""
+    p = argparse.ArgumentParser(
+        prog="python -m galaxyscope.gui.screenshots",
+        description="Regenerate the pictures in docs/ (and the icon PNG) from the real app.",
+    )
+    p.add_argument("targets", nargs="*", metavar="TARGET",
+                   help=f"what to make (default: all): {', '.join(TARGET_NAMES)}")
+    p.add_argument("--root", type=Path, default=REPO,
+                   help="write under this folder instead of the repository (same relative paths)")
+    p.add_argument("--size", type=_size, default=DEFAULT_SIZE, metavar="WxH",
+                   help="window size of the screenshots (default 1600x1000)")
+    p.add_argument("--timeout", type=float, default=SETTLE_TIMEOUT_S, metavar="S",
+                   help="most seconds to wait for a window to settle (default 600)")
+    p.add_argument("--list", action="store_true", help="list the targets and their files, then exit")
+    return p
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse and check the command line; ``targets`` becomes the chosen `Target`s in order."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    unknown = [n for n in args.targets if n not in TARGET_NAMES]
+    if unknown:
+        parser.error(f"unknown target(s) {', '.join(unknown)} (choose from {', '.join(TARGET_NAMES)})")
+    names = args.targets or list(TARGET_NAMES)
+    args.targets = [target(n) for n in dict.fromkeys(names)]
+    return args
+
+
+# ====================================================================== environment and window
+
+
+@contextlib.contextmanager
+def private_environment() -> Iterator[Path]:
+    """A temporary folder holding this run's saliency cache, settings and annotation
+    database (the GALAXYSCOPE_* variables point there), restored afterwards."""
+    saved = {k: os.environ.get(k) for k in PRIVATE_ENV}
+    with tempfile.TemporaryDirectory(prefix="galaxyscope-screenshots-") as tmp:
+        root = Path(tmp)
+        os.environ["GALAXYSCOPE_CACHE"] = str(root / "cache")
+        os.environ["GALAXYSCOPE_SETTINGS"] = str(root / "settings.ini")
+        os.environ["GALAXYSCOPE_DB"] = str(root / "annotations.sqlite")
+        try:
+            yield root
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def _ensure_platform() -> None:
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def open_demo_window(tmp: Path, size: tuple[int, int], db: Path | None = None) -> Any:
+    """The main window on the bundled Galaxy Zoo examples with the shipped model, as
+    ``galaxyscope demo`` opens it, but with a fresh settings file and no restored layout."""
+    from galaxyscope.gui.app import ensure_app, load_model_for_gui
+    from galaxyscope.gui.main_window import MainWindow
+    from galaxyscope.gui.settings import Settings
+    from galaxyscope.images.imageset import ImageSet
+    from galaxyscope.resources import sample_path
+    from galaxyscope.saliency.cache import SaliencyCache
+
+    _ensure_platform()
+    image_set = ImageSet.open(sample_path("gz-bar-examples"))
+    loaded, note = load_model_for_gui(None)
+    if loaded is None:
+        from galaxyscope.errors import GalaxyscopeError
+
+        raise GalaxyscopeError(f"screenshots need the shipped model: {note}")
+    ensure_app()
+    window = MainWindow(model=loaded, settings=Settings(tmp / "window.ini"), disk_cache=SaliencyCache(),
+                        db_path=str(db) if db is not None else None, restore_state=False)
+    window.resize(*size)
+    window.show()
+    window.set_image_set(image_set, source=str(image_set.root))
+    return window
+
+
+def wait_for(window: Any, predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Run the event loop until ``predicate()``; raise TimeoutError naming ``what`` otherwise."""
+    from galaxyscope.gui.app import wait_until
+
+    if not wait_until(predicate, timeout_s):
+        raise TimeoutError(f"the window did not settle in {timeout_s:.0f} s ({what})")
+
+
+def show_file(window: Any, key: str, timeout_s: float) -> None:
+    """Select the image ``key`` and wait for its saliency, bar and annotation lines."""
+    if not window.select_file(key):
+        raise KeyError(f"{key} is not in the open set")
+    wait_for(window, lambda: window.is_settled() and window.current_image is not None
+             and window.annotate.image is window.current_image, timeout_s, key)
+
+
+def _save(window: Any, path: Path, timeout_s: float) -> Path:
+    from galaxyscope.gui.app import save_screenshot
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not save_screenshot(window, path, timeout_s):
+        raise TimeoutError(f"{path}: the window did not settle in {timeout_s:.0f} s")
+    return path
+
+
+# ====================================================================== the targets
+
+
+def make_main(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) -> Path:
+    """docs/screenshot.png: literally ``galaxyscope demo --screenshot FILE --size WxH``."""
+    from galaxyscope.cli import main
+
+    _ensure_platform()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    code = main(["demo", "--screenshot", str(path), "--size", f"{size[0]}x{size[1]}"])
+    if code != 0:
+        raise RuntimeError(f"galaxyscope demo --screenshot exited with {code}")
+    return path
+
+
+@dataclass(frozen=True)
+class LightAxis:
+    """Centre (x, y), direction and full major-axis length (px) of a galaxy's bright inner light."""
+
+    x: float
+    y: float
+    angle_deg: float
+    length_px: float
+
+
+def light_axis(luminance: Any, radius_fraction: float = 0.15, percentile: float = 75.0) -> LightAxis:
+    """The inner light's second moments: pixels brighter than ``percentile`` within
+    ``radius_fraction`` of the side around the centre, weighted by brightness. Why: a
+    person draws a bar along the elongated bright light they see, not along the saliency,
+    so the demonstration annotators start from this and can disagree with the machine."""
+    import numpy as np
+
+    lum = np.nan_to_num(np.asarray(luminance, dtype=float))
+    h, w = lum.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    near = np.hypot(xx - (w - 1) / 2, yy - (h - 1) / 2) <= radius_fraction * min(h, w)
+    weight = np.where(near & (lum > np.percentile(lum[near], percentile)), lum, 0.0)
+    total = weight.sum()
+    if total <= 0:
+        return LightAxis((w - 1) / 2, (h - 1) / 2, 0.0, radius_fraction * min(h, w))
+    cx, cy = (weight * xx).sum() / total, (weight * yy).sum() / total
+    cov = np.cov(np.stack([xx.ravel() - cx, yy.ravel() - cy]), aweights=weight.ravel(), bias=True)
+    values, vectors = np.linalg.eigh(cov)
+    major = vectors[:, -1]
+    return LightAxis(float(cx), float(cy), math.degrees(math.atan2(major[1], major[0])),
+                     4.0 * math.sqrt(max(values[-1], 0.0)))
+
+
+def demonstration_line(axis: LightAxis, ratio: float, turn_deg: float,
+                       shift: tuple[float, float] = (0.0, 0.0)) -> Any:
+    """A person-like bar line for the annotate screenshot: along ``axis`` turned by ``turn_deg``,
+    ``ratio`` times its length, its centre moved by ``shift`` px (demonstration data, not a
+    measurement)."""
+    from galaxyscope.store import BarLine
+
+    cx, cy = axis.x + shift[0], axis.y + shift[1]
+    half = ratio * axis.length_px / 2
+    angle = math.radians(axis.angle_deg + turn_deg)
+    dx, dy = half * math.cos(angle), half * math.sin(angle)
+    return BarLine(cx - dx, cy - dy, cx + dx, cy + dy)
+
+
+def make_annotate(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) -> Path:
+    """docs/annotate.png: bob, then alice, draw on the first barred examples through the window's
+    own drawing and saving path; the shot shows alice's last line, the machine's, and vetting."""
+    import numpy as np
+
+    window = open_demo_window(tmp, size, db=tmp / "shot.sqlite")
+    try:
+        keys = [k for k in window.browser.model.keys if "_a-0_" in k][:ANNOTATE_IMAGES]
+        if ANNOTATE_SHOWN in keys:  # alice finishes on the image the picture shows
+            keys.remove(ANNOTATE_SHOWN)
+            keys.append(ANNOTATE_SHOWN)
+        rng = np.random.default_rng(2022)
+        controller = window.annotate
+        for name, shift, turn_sd in (("bob", (5.0, -7.0), 12.0), ("alice", (-2.0, 2.0), 6.0)):
+            controller.set_annotator(name)
+            controller.set_active(True)
+            for key in keys:
+                show_file(window, key, timeout_s)
+                line = demonstration_line(light_axis(window.current_image.luminance()),
+                                          float(rng.uniform(0.8, 1.1)), float(rng.normal(0, turn_sd)), shift)
+                controller.layer.line_drawn.emit(line, False)  # what a mouse drag along the bar emits
+                if not controller.save_draft():
+                    raise RuntimeError(f"the demonstration line on {key} was not saved")
+        window.bottom_tabs.setCurrentWidget(controller.vetting)
+        controller.refresh_vetting()
+        record = controller.image_record
+        table = controller.vetting.table
+        for row in range(table.rowCount()):
+            if record is not None and controller.vetting.image_id_at(row) == record.id:
+                table.selectRow(row)
+        controller.dock.raise_()
+        return _save(window, path, timeout_s)
+    finally:
+        window.close()
+
+
+def make_bias(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) -> Path:
+    """docs/bias.png: browse the first galaxies (each saliency map is checked), come back to
+    the first, show the Bias tab with the galaxy-mask outline."""
+    window = open_demo_window(tmp, size)
+    try:
+        keys = list(window.browser.model.keys)[:BIAS_VISITS]
+        for key in keys[1:] + keys[:1]:
+            show_file(window, key, timeout_s)
+            wait_for(window, lambda: key in window.bias.checked, timeout_s, f"bias check of {key}")
+        bias = window.bias
+        wait_for(window, lambda: bias.current is not None, timeout_s, "bias check of the shown image")
+        bias.panel.show_mask.setChecked(True)
+        window.bottom_tabs.setCurrentWidget(bias.panel)
+        return _save(window, path, timeout_s)
+    finally:
+        window.close()
+
+
+def make_mosaic(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) -> Path:
+    """docs/mosaic.png via ``python -m galaxyscope.synth.mosaic --out FILE``."""
+    from galaxyscope.synth import mosaic
+
+    mosaic.main(["--out", str(path)])
+    return path
+
+
+def render_icon(svg: Path, png: Path, size: int = ICON_SIZE) -> Path:
+    """Render the SVG icon to a square PNG of ``size`` px with Qt's SVG renderer."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtSvg import QSvgRenderer
+
+    from galaxyscope.gui.app import ensure_app
+
+    _ensure_platform()
+    ensure_app()
+    renderer = QSvgRenderer(str(svg))
+    if not renderer.isValid():
+        raise ValueError(f"{svg}: not a valid SVG")
+    image = QImage(size, size, QImage.Format.Format_ARGB32)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    renderer.render(painter)
+    painter.end()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    if not image.save(str(png), "PNG"):
+        raise OSError(f"{png}: could not write the icon")
+    return png
+
+
+def make_icon(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) -> Path:
+    """resources/icons/galaxyscope.png from resources/icons/galaxyscope.svg (beside it)."""
+    return render_icon(REPO / "resources" / "icons" / "galaxyscope.svg", path)
+
+
+MAKERS: dict[str, Callable[[Path, tuple[int, int], float, Path], Path]] = {
+    "main": make_main, "annotate": make_annotate, "bias": make_bias, "mosaic": make_mosaic, "icon": make_icon,
+}
+
+
+def make(t: Target, root: Path = REPO, size: tuple[int, int] = DEFAULT_SIZE,
+         timeout_s: float = SETTLE_TIMEOUT_S) -> Path:
+    """Make one target under ``root`` in a private environment; returns the file written."""
+    out = root / t.path
+    with private_environment() as tmp:
+        return MAKERS[t.name](out, size, timeout_s, tmp)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        for t in TARGETS:
+            print(f"{t.name:9s} {t.path:34s} {t.what}")
+        return 0
+    import time
+
+    failed = 0
+    for t in args.targets:
+        start = time.monotonic()
+        try:
+            out = make(t, args.root, args.size, args.timeout)
+        except Exception as exc:  # report and go on with the other pictures
+            failed += 1
+            print(f"{t.name}: FAILED: {exc}", file=sys.stderr)
+            continue
+        print(f"{t.name}: wrote {out} ({time.monotonic() - start:.0f} s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
