@@ -50,3 +50,15 @@ def test_every_subcommand_has_help(name, capsys):
 def test_no_command_prints_help(capsys):
     assert main([]) == 1
     assert "usage: galaxyscope" in capsys.readouterr().out
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`galaxyscope info --json ... | head -c 1`: the reader leaves early; no traceback, exit 0."""
+    from galaxyscope.resources import sample_path
+
+    fits = str(next(sample_path("sdss-fits").glob("*.fits")))
+    many = " ".join([fits] * 400)  # ~170 kB of JSON: more than a pipe buffer holds
+    cmd = f"{sys.executable} -m galaxyscope info --json {many} | head -c 1"
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert out.stdout == "[" or out.stdout == "{"
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr

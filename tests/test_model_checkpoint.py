@@ -183,3 +183,19 @@ def test_weights_that_do_not_fit_the_metadata(tmp_path):
     save_checkpoint((model.net, unknown), path)
     with pytest.raises(ModelLoadError, match="cannot build"):
         load_checkpoint(path)
+
+
+def test_default_bar_output_skips_no_bar_answers():
+    from galaxyscope.model.loaded import LoadedModel, ModelMeta
+    from galaxyscope.model.networks import build_network
+    from galaxyscope.model.preprocess import Preprocessing
+
+    def model(names):
+        meta = ModelMeta(architecture="small", output_names=names, sigmoid_outputs=[True] * len(names),
+                         preprocessing=Preprocessing(input_size=32))
+        return LoadedModel(net=build_network("small", len(names), 3), meta=meta, device=torch.device("cpu"))
+
+    gz2 = ["t01_smooth_or_features_a01_smooth_fraction", "t03_bar_a07_no_bar_fraction", "t03_bar_a06_bar_fraction"]
+    assert model(gz2).output_index(None) == 2
+    assert model(["has_ring", "t03_bar_a06_bar_fraction", "has_bar"]).output_index(None) == 2
+    assert model(["has_arms", "has_ring"]).output_index(None) == 0

@@ -74,11 +74,16 @@ class LoadedModel:
         return self.meta.preprocessing
 
     def output_index(self, name_or_index: str | int | None = None) -> int:
-        """Index of an output; None means the bar output (name containing 'bar')."""
+        """Index of an output; None means the bar output: ``has_bar`` if present, else the
+        first name containing "bar" that is not a "no bar" answer (GZ2's
+        ``t03_bar_a07_no_bar_fraction``), else output 0."""
         names = self.meta.output_names
         if name_or_index is None:
+            if "has_bar" in names:
+                return names.index("has_bar")
             for i, n in enumerate(names):
-                if n == "has_bar" or "bar" in n.lower():
+                low = n.lower()
+                if "bar" in low and "no_bar" not in low and "nobar" not in low:
                     return i
             return 0
         if isinstance(name_or_index, int):

@@ -28,8 +28,10 @@ TABLE_NAME = "hoyle2011_bar_quantiles.ecsv"
 
 
 def resources_dir() -> Path:
-    """The project's ``resources/synth`` folder (next to the package in a source checkout)."""
-    return Path(__file__).resolve().parents[2] / "resources" / "synth"
+    """The project's ``resources/synth`` folder (honours $GALAXYSCOPE_RESOURCES and app bundles)."""
+    from galaxyscope.resources import resources_dir as project_resources
+
+    return project_resources() / "synth"
 
 
 def build_quantile_table(hoyle_dir: str | Path) -> Table:

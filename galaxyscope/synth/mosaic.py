@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from galaxyscope.resources import resources_dir
 from galaxyscope.synth.dataset import rgb_to_uint8
 from galaxyscope.synth.params import sample_params
 from galaxyscope.synth.render import render_galaxy
 
-REPO = Path(__file__).resolve().parents[2]
-REAL_DIR = REPO / "resources" / "samples" / "gz-bar-examples"  # Galaxy Zoo examples, Apache-2.0
+REPO = Path(__file__).resolve().parents[2]  # a source checkout: where docs/ lives
+REAL_DIR = resources_dir() / "samples" / "gz-bar-examples"  # Galaxy Zoo examples, Apache-2.0
 
 
 @dataclass(frozen=True)
