@@ -186,3 +186,21 @@ def test_cli_fine_tunes_with_guidance(masked_bars, tmp_path, capsys):
                      "--out", str(tmp_path / "x.safetensors")])
     assert code == 2
     assert "starting model's outputs" in capsys.readouterr().err
+
+
+def test_evidence_network_learns_where_the_bar_is(masked_bars, tmp_path):
+    """--arch evidence with kind="evidence": its has_bar evidence map lands on the bar masks."""
+    cfg = GuidanceConfig(weight=1.0, kind="evidence", dilate_px=0)
+    result = train_model(masked_bars, ["has_bar"], architecture="evidence", preprocessing=PRE, batch_size=16,
+                         lr=3e-3, epochs=8, patience=8, seed=0, device="cpu", val_fraction=0.25, guidance=cfg)
+    net = result.model.net.eval()
+    data = load_training_data(masked_bars, ["has_bar"], preprocessing=PRE, mask_column="bar_mask")
+    barred = torch.as_tensor(np.flatnonzero(data.targets[:, 0] == 1))
+    with torch.no_grad():
+        ev = net.evidence(data.as_float(barred))[:, 0:1]
+    cover = torch.nn.functional.adaptive_avg_pool2d(data.masks[barred].float() / 255, ev.shape[-2:])
+    on, off = ev[cover > 0.5].mean(), ev[cover == 0].mean()
+    assert float(on) > float(off) + 1.0, (float(on), float(off))
+    with pytest.raises(ValueError, match="needs a network with evidence maps"):
+        guidance_penalty(build_network("small", 1, 3, widths=(4, 8)), torch.rand(2, 3, 16, 16),
+                         torch.ones(2, 1, 16, 16), 0, cfg)

@@ -70,9 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="catalogue column naming each mask file (default %(default)s)")
     g.add_argument("--guide-noise", type=float, default=0.1, metavar="F",
                    help="SmoothGrad-like noise on the guided inputs (default %(default)s)")
-    g.add_argument("--guide-kind", choices=("match", "outside"), default="match",
+    g.add_argument("--guide-kind", choices=("match", "outside", "evidence"), default="match",
                    help="match: the saliency should cover the mask evenly (default); outside: only "
-                        "penalise saliency outside the mask (Ross et al. 2017)")
+                        "penalise saliency outside the mask (Ross et al. 2017); evidence: supervise the "
+                        "evidence map of --arch evidence with the masks")
     g.add_argument("--guide-blur", type=float, default=1.5, metavar="PX",
                    help="blur |gradient| by this sigma before matching (default %(default)s)")
     g.add_argument("--guide-dilate", type=int, default=2, metavar="PX",

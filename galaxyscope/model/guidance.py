@@ -129,17 +129,32 @@ def match_distance(grad: torch.Tensor, masks: torch.Tensor, blur_px: float = 1.5
     return 0.5 * (p - q).abs().sum(1)
 
 
-PENALTIES = ("match", "outside")
+PENALTIES = ("match", "outside", "evidence")
+
+
+def evidence_loss(net: torch.nn.Module, x: torch.Tensor, masks: torch.Tensor, output_index: int) -> torch.Tensor:
+    """BCE between a network's evidence map for one output and the bar masks (all images:
+    a galaxy without a bar should show no bar evidence anywhere). Needs ``net.evidence``."""
+    maps = net.evidence(x)[:, output_index:output_index + 1]
+    target = F.adaptive_avg_pool2d(masks, maps.shape[-2:])  # the mask's cover of each map pixel
+    return F.binary_cross_entropy_with_logits(maps, target)
 
 
 def guidance_penalty(net: torch.nn.Module, x: torch.Tensor, masks: torch.Tensor, output_index: int,
                      cfg: GuidanceConfig, gen: torch.Generator | None = None) -> torch.Tensor:
     """Mean penalty (``cfg.kind``) over the images whose mask is not empty.
 
+    ``kind="evidence"`` instead supervises the network's own evidence map on
+    every image (see :func:`evidence_loss`); it needs no double back-propagation.
+
     Differentiable in the network's parameters (double back-propagation), so
     adding ``cfg.weight * penalty`` to the loss trains the saliency itself.
     Returns 0 (still a graph-free tensor) when no image in the batch has a bar.
     """
+    if cfg.kind == "evidence":
+        if not hasattr(net, "evidence"):
+            raise ValueError("guidance kind 'evidence' needs a network with evidence maps (--arch evidence)")
+        return evidence_loss(net, x, dilate(masks, cfg.dilate_px), output_index)
     has = masks.flatten(1).amax(1) > 0.5
     if not bool(has.any()):
         return x.new_zeros(())

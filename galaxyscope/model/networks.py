@@ -13,6 +13,7 @@ guided backprop must not see one module used twice).
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -112,9 +113,49 @@ class ResNet(nn.Module):
         return self.head(self.dropout(x))
 
 
+class EvidenceNet(nn.Module):
+    """Keeps resolution: a per-pixel evidence map for every output, pooled to its logit.
+
+    Two halvings only (the maps are at 1/4 of the input side, 32 x 32 at 128 px),
+    then dilated convolutions (dilation 2, 4, 8) so one map pixel sees about 60
+    input pixels - a whole bar. A 1 x 1 convolution gives one evidence map per
+    output; each logit is the log-mean-exp of its map (a smooth maximum, Pinheiro
+    & Collobert 2015) plus a bias. Why: the input gradient of such a logit can
+    only come through map pixels, so saliency stays where the evidence is, and
+    the evidence map can be supervised directly with bar masks
+    (``GuidanceConfig(kind="evidence")``).
+    """
+
+    def __init__(self, n_outputs: int, in_channels: int = 3,
+                 widths: tuple[int, ...] | list[int] = (16, 32, 64), dilations: tuple[int, ...] | list[int] = (2, 4, 8),
+                 sharpness: float = 4.0) -> None:
+        super().__init__()
+        w1, w2, w3 = (int(w) for w in widths)
+        layers: list[nn.Module] = [*_conv_bn_relu(in_channels, w1), nn.MaxPool2d(2),
+                                   *_conv_bn_relu(w1, w2), nn.MaxPool2d(2), *_conv_bn_relu(w2, w3)]
+        for d in dilations:
+            layers += [nn.Conv2d(w3, w3, 3, padding=int(d), dilation=int(d), bias=False), nn.BatchNorm2d(w3),
+                       nn.ReLU(inplace=False)]
+        self.features = nn.Sequential(*layers)
+        self.to_maps = nn.Conv2d(w3, n_outputs, 1)
+        self.sharpness = float(sharpness)
+        self.bias = nn.Parameter(torch.zeros(n_outputs))
+
+    def evidence(self, x: torch.Tensor) -> torch.Tensor:
+        """N x outputs x S/4 x S/4 evidence maps (logit units)."""
+        return self.to_maps(self.features(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e = self.evidence(x).flatten(2)
+        r = self.sharpness
+        pooled = (torch.logsumexp(r * e, dim=2) - math.log(e.shape[2])) / r
+        return pooled + self.bias
+
+
 NETWORKS: dict[str, NetworkFactory] = {
     "small": SmallCNN,
     "resnet": ResNet,
+    "evidence": EvidenceNet,
 }
 
 

@@ -64,6 +64,7 @@ class Variant:
     lr: float = 5e-4
     note: str = ""
     seeds: tuple[int, ...] = SEEDS
+    arch: str | None = None  # None: fine-tune the shipped model; else train this architecture from scratch
 
 
 VARIANTS = {v.name: v for v in [
@@ -71,6 +72,10 @@ VARIANTS = {v.name: v for v in [
     Variant("match_w1", 1.0, note="match penalty: |gradient| should cover the bar mask evenly, weight 1"),
     Variant("outside_w1", 1.0, "outside", note="Ross et al. penalty: |gradient| share outside the mask, "
             "weight 1 (one seed: it failed clearly in a pilot)", seeds=(0,)),
+    Variant("evidence_net", 0.0, epochs=8, lr=2e-3, arch="evidence", seeds=(0,),
+            note="resolution-keeping evidence network (log-mean-exp of per-pixel maps), labels only, from scratch"),
+    Variant("evidence_masks", 1.0, "evidence", dilate_px=1, epochs=8, lr=2e-3, arch="evidence",
+            note="evidence network whose has_bar evidence map is also supervised with the bar masks, from scratch"),
     Variant("match_w10", 10.0, note="match penalty, weight 10 (one seed: bar AUC collapses to ~0.55)", seeds=(0,)),
 ]}
 
@@ -112,16 +117,19 @@ def train_variant(variant: Variant, seed: int, threads: int = 2) -> Path:
         return out
     torch.set_num_threads(threads)
     out.parent.mkdir(parents=True, exist_ok=True)
-    init = load_checkpoint(SHIPPED, device="cpu")
+    shipped = load_checkpoint(SHIPPED, device="cpu")
+    init = shipped if variant.arch is None else None
     guidance = GuidanceConfig(weight=variant.weight, noise=variant.noise, dilate_px=variant.dilate_px,
                               kind=variant.kind) \
         if variant.weight > 0 else None
     t0 = time.perf_counter()
-    result = train_model(training_data(), preprocessing=init.preprocessing, epochs=variant.epochs,
+    result = train_model(training_data(), preprocessing=shipped.preprocessing, epochs=variant.epochs,
+                         architecture=variant.arch or shipped.meta.architecture,
                          lr=variant.lr, patience=variant.epochs, seed=seed, device="cpu", guidance=guidance,
                          init=init, log=lambda m: print(f"[{variant.name} s{seed}] {m}", flush=True))
-    result.model.meta.notes = (f"exp_saliency variant {variant.name}: {variant.note}; fine-tuned from "
-                               f"{SHIPPED.name} for {variant.epochs} epochs, lr {variant.lr}, seed {seed}")
+    how = f"fine-tuned from {SHIPPED.name}" if init is not None else f"trained from scratch ({variant.arch})"
+    result.model.meta.notes = (f"exp_saliency variant {variant.name}: {variant.note}; {how} for "
+                               f"{variant.epochs} epochs, lr {variant.lr}, seed {seed}")
     save_checkpoint(result.model, out)
     print(f"saved {out} ({time.perf_counter() - t0:.0f} s)", flush=True)
     return out
