@@ -19,11 +19,12 @@ def add_gui_arguments(p: argparse.ArgumentParser, *, path: bool = True) -> None:
     p.add_argument("--screenshot", metavar="FILE",
                    help="open PATH, select the first galaxy, compute its saliency and bar, save the "
                         "window as a PNG to FILE and exit")
-    p.add_argument("--size", metavar="WxH", type=_size, default=None,
+    p.add_argument("--size", metavar="WxH", type=parse_window_size, default=None,
                    help="window size in pixels, e.g. 1600x1000 (default for --screenshot)")
 
 
-def _size(text: str) -> tuple[int, int]:
+def parse_window_size(text: str) -> tuple[int, int]:
+    """argparse type for "WxH" window sizes (at least 200 x 200)."""
     try:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:

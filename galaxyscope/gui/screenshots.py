@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from galaxyscope.gui.cli_gui import parse_window_size
+
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SIZE = (1600, 1000)
 SETTLE_TIMEOUT_S = 600.0
@@ -77,16 +79,6 @@ def target(name: str) -> Target:
     raise KeyError(f"unknown screenshot target {name!r} (known: {', '.join(TARGET_NAMES)})")
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size must look like 1600x1000, got {text!r}") from None
-    if w < 200 or h < 200:
-        raise argparse.ArgumentTypeError("size must be at least 200x200")
-    return w, h
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m galaxyscope.gui.screenshots``."""
     p = argparse.ArgumentParser(
@@ -97,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"what to make (default: all): {', '.join(TARGET_NAMES)}")
     p.add_argument("--root", type=Path, default=REPO,
                    help="write under this folder instead of the repository (same relative paths)")
-    p.add_argument("--size", type=_size, default=DEFAULT_SIZE, metavar="WxH",
+    p.add_argument("--size", type=parse_window_size, default=DEFAULT_SIZE, metavar="WxH",
                    help="window size of the screenshots (default 1600x1000)")
     p.add_argument("--timeout", type=float, default=SETTLE_TIMEOUT_S, metavar="S",
                    help="most seconds to wait for a window to settle (default 600)")
