@@ -145,7 +145,7 @@ def test_guidance_pulls_the_saliency_onto_the_bar(masked_bars, tmp_path):
     plain = train_model(masked_bars, ["has_bar"], **common).model
     cfg = GuidanceConfig(weight=5.0, noise=0.05, dilate_px=1)
     guided = train_model(masked_bars, ["has_bar"], guidance=cfg, **common)
-    assert guided.history[-1].outside_share is not None
+    assert guided.history[-1].train_guidance is not None and guided.history[-1].val_guidance is not None
     assert guided.model.meta.metrics["guidance"]["weight"] == 5.0
 
     fresh = write_bar_dataset(tmp_path / "fresh", n=20, size=48, seed=11, masks=True)
@@ -179,7 +179,8 @@ def test_cli_fine_tunes_with_guidance(masked_bars, tmp_path, capsys):
                      "--out", str(second)]) == 0
     meta = load_checkpoint(second, device="cpu").meta
     assert meta.metrics["guidance"]["weight"] == 2.0
-    assert meta.metrics["init_from"] == load_checkpoint(first, device="cpu").meta.training_data_hash
+    first_sha = load_checkpoint(first, device="cpu").sha256
+    assert len(first_sha) == 64 and meta.metrics["init_from_sha256"] == first_sha
     # a starting model with other outputs is refused with a clear message
     code = cli_main(["train", str(masked_bars), "--target", "has_bar", "--target", "p_bar", "--size", "32",
                      "--crop", "0.75", "--epochs", "1", "--quiet", "--init", str(first),

@@ -62,14 +62,14 @@ class EpochRecord:
     lr: float
     seconds: float
     images_per_second: float
-    outside_share: float | None = None  # mean guidance penalty of the epoch (None: no guidance)
+    train_guidance: float | None = None  # mean guidance penalty of the epoch (None: no guidance)
     val_guidance: float | None = None  # the same penalty on the validation images
 
     def describe(self, epochs: int) -> str:
         val = self.val.describe() if self.val else "no validation"
         if self.val_guidance is not None:
             val = f"validation guidance penalty {self.val_guidance:.3f}; " + val
-        guide = "" if self.outside_share is None else f" (guidance penalty {self.outside_share:.3f})"
+        guide = "" if self.train_guidance is None else f" (guidance penalty {self.train_guidance:.3f})"
         return (f"epoch {self.epoch}/{epochs}: train loss {self.train_loss:.4g}{guide}; {val} "
                 f"({self.seconds:.1f} s, {self.images_per_second:.0f} img/s)")
 
@@ -254,7 +254,7 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
             t0 = time.perf_counter()
             net.train()
             order = train_idx[torch.randperm(n_train, generator=gen).numpy()]
-            running, seen, outside, guided = 0.0, 0, 0.0, 0
+            running, seen, penalty_sum, guided = 0.0, 0, 0.0, 0
             for s in range(steps):
                 if cancel is not None and cancel():
                     raise CancelledError("training cancelled")
@@ -269,9 +269,9 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                 y = y_scaled[b].to(dev)
                 batch_loss = _loss(net(x), y, data.classify, loss)
                 if guide_index is not None and guidance is not None and m is not None:
-                    share = guidance_penalty(net, x, m, guide_index, guidance, gen)
-                    batch_loss = batch_loss + guidance.weight * share
-                    outside += float(share.detach())
+                    penalty = guidance_penalty(net, x, m, guide_index, guidance, gen)
+                    batch_loss = batch_loss + guidance.weight * penalty
+                    penalty_sum += float(penalty.detach())
                     guided += 1
                 opt.zero_grad(set_to_none=True)
                 batch_loss.backward()
@@ -289,13 +289,13 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                 val = _evaluate(net, data, val_idx, y_scaled, scale, offset, train_mean, loss, dev,
                                 2 * batch_size)
             val_guide = None
-            if len(val_idx) and masks is not None and guidance is not None and guide_index is not None:
+            if len(val_idx) and guide_index is not None and masks is not None and guidance is not None:
                 val_guide = _val_guidance(net, data, val_idx, masks, guide_index, guidance, dev, batch_size)
             record = EpochRecord(epoch=epoch, train_loss=running / max(seen, 1), val=val, lr=lr_now,
                                  val_guidance=val_guide,
                                  seconds=time.perf_counter() - t0,
                                  images_per_second=seen / train_seconds if train_seconds > 0 else math.nan,
-                                 outside_share=outside / guided if guided else None)
+                                 train_guidance=penalty_sum / guided if guided else None)
             history.append(record)
             say(record.describe(epochs))
             if not math.isfinite(record.train_loss) or (val is not None and not math.isfinite(val.loss)):
@@ -333,8 +333,8 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                  "augment": augment.to_dict() if augment else None, "skipped_files": len(data.skipped),
                  "dropped_rows": dict(data.dropped), "n_parameters": n_params,
                  "guidance": guidance.to_dict() if guidance else None,
-                 "init_from": init.meta.training_data_hash if init is not None else None,
-                 "outside_share": history[-1].outside_share if history else None},
+                 "init_from_sha256": init.sha256 if init is not None else None,
+                 "guidance_penalty": history[-1].train_guidance if history else None},
         notes=_notes(data, loss, positive_only),
     )
     model = LoadedModel(net=net, meta=meta, device=dev)
