@@ -106,3 +106,49 @@ def test_bar_options_reach_the_measurement(tmp_path):
     assert len(default) == len(custom) == 2
     assert np.all(np.isfinite(custom["threshold"]))
     assert np.all(custom["threshold"] >= 0.9 - 1e-9)  # the sweep started where the options said
+
+
+def _with_objids(data):
+    cat = Table.read(data / "catalog.ecsv", format="ascii.ecsv")
+    # SDSS DR7 objids have 19 digits: more than a float64 holds exactly
+    cat["dr7objid"] = np.array([587722981736120000 + 7 * i + 1 for i in range(len(cat))], dtype=np.int64)
+    cat.write(data / "catalog.ecsv", format="ascii.ecsv", overwrite=True)
+    return {str(f): int(o) for f, o in zip(cat["filename"], cat["dr7objid"])}
+
+
+def test_keep_copies_catalogue_ids_exactly(tmp_path, capsys):
+    data = write_bar_dataset(tmp_path / "set", n=3, size=64, seed=6)
+    ids = _with_objids(data)
+    model = tiny_model(tmp_path / "m.safetensors")
+    out = tmp_path / "res.ecsv"
+    rc = main(["measure", str(data), "--model", str(model), "--samples", "2", "--no-cache", "--quiet",
+               "--keep", "dr7objid", "--keep", "name", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    t = Table.read(out, format="ascii.ecsv")
+    assert t.colnames[:3] == ["filename", "dr7objid", "name"]
+    assert t["dr7objid"].dtype.kind == "i"
+    assert all(int(o) == ids[str(f)] for f, o in zip(t["filename"], t["dr7objid"]))
+    assert len(t) == 2 * 3
+    # the regressor's rows carry them too
+    reg = tiny_model(tmp_path / "r.safetensors", task="regress")
+    assert main(["measure", str(data), "--model", str(reg), "--no-cache", "--quiet", "--keep", "dr7objid",
+                 "--out", str(tmp_path / "reg.ecsv")]) == 0
+    t = Table.read(tmp_path / "reg.ecsv", format="ascii.ecsv")
+    assert [int(o) for o in t["dr7objid"]] == [ids[str(f)] for f in t["filename"]]
+
+
+def test_keep_refuses_unknown_and_clashing_columns_before_any_work(tmp_path, capsys):
+    data = write_bar_dataset(tmp_path / "set", n=2, size=48, seed=7)
+    model = tiny_model(tmp_path / "m.safetensors")
+    out = tmp_path / "x.ecsv"
+    rc = main(["measure", str(data), "--model", str(model), "--keep", "objid", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--keep objid" in err and "no such catalogue column" in err and "has_bar" in err
+    rc = main(["measure", str(data), "--model", str(model), "--keep", "bar_length_px", "--out", str(out)])
+    assert rc == 2 and "already has a column" in capsys.readouterr().err
+    assert not out.exists()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "a.png").write_bytes((data / "gal_000.png").read_bytes())
+    rc = main(["measure", str(plain), "--model", str(model), "--keep", "objid", "--out", str(out)])
+    assert rc == 2 and "no catalogue" in capsys.readouterr().err

@@ -27,13 +27,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="results table (.ecsv, .csv or .fits)")
     p.add_argument("--device", help="cpu, cuda or mps (default: best available)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the saliency cache")
+    p.add_argument("--keep", action="append", default=[], metavar="COL",
+                   help="copy this catalogue column into the results (repeatable; e.g. dr7objid, ra, dec)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from galaxyscope.jobs.common import open_dataset_and_model, saliency_cache, tqdm_progress
-    from galaxyscope.jobs.measure_job import BAR_METHODS_DEFAULT, measure_dataset
+    from galaxyscope.jobs.measure_job import BAR_METHODS_DEFAULT, check_keep_columns, measure_dataset
 
     from galaxyscope.measure import METHODS, resolve_method
 
@@ -46,12 +48,13 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".ecsv", ".csv", ".fits"):
         raise GalaxyscopeError(f"{out}: output must end in .ecsv, .csv or .fits")
     image_set, model = open_dataset_and_model(args.dataset, args.model, args.device)
+    check_keep_columns(image_set, args.keep)
     cache = saliency_cache(not args.no_cache)
     progress, close = tqdm_progress("measure", disable=args.quiet)
     try:
         report = measure_dataset(image_set, model, methods=methods, attribution=args.attribution,
                                  n_samples=args.samples, noise=args.noise, target=args.target,
-                                 cache=cache, progress=progress)
+                                 cache=cache, keep_columns=args.keep, progress=progress)
     finally:
         close()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-from astropy.table import Table
+from astropy.table import Column, MaskedColumn, Table
 
 from galaxyscope.errors import GalaxyscopeError, ImageReadError
 
@@ -72,10 +72,14 @@ def measure_dataset(
     target: str | None = None,
     cache=None,
     options: dict | None = None,
+    keep_columns: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> MeasureReport:
     """Saliency + bar measurement for every readable image of ``image_set``.
+
+    ``keep_columns`` are catalogue columns copied into every row after ``filename``
+    (e.g. SDSS ``dr7objid``, exact), so results join to other catalogues by id.
 
     ``options`` maps a bar method name to its parameters (PaperParams /
     MomentsParams), e.g. the GUI's current slider values; defaults otherwise.
@@ -86,8 +90,10 @@ def measure_dataset(
     from galaxyscope.measure import measure_bar
     from galaxyscope.saliency.attributions import compute_saliency
 
+    check_keep_columns(image_set, keep_columns)
     if getattr(model.meta, "task", "classify") == "regress":
-        return _regress_dataset(image_set, model, target=target, progress=progress, cancel=cancel)
+        report = _regress_dataset(image_set, model, target=target, progress=progress, cancel=cancel)
+        return add_catalogue_columns(report, image_set, keep_columns)
     pre = model.preprocessing
     rows: list[dict] = []
     failures: list[ImageReadError] = []
@@ -114,7 +120,48 @@ def measure_dataset(
     table.meta["n_samples"] = n_samples
     table.meta["noise"] = noise
     table.meta["model_sha256"] = getattr(model, "sha256", "")
-    return MeasureReport(table=table, failures=failures + list(image_set.failures), n_images=len(image_set))
+    report = MeasureReport(table=table, failures=failures + list(image_set.failures), n_images=len(image_set))
+    return add_catalogue_columns(report, image_set, keep_columns)
+
+
+def check_keep_columns(image_set, keep_columns: Sequence[str]) -> None:
+    """Refuse, before any work, columns the catalogue lacks or the results already have."""
+    if not keep_columns:
+        return
+    cat = image_set.catalogue
+    if cat is None:
+        raise GalaxyscopeError(f"--keep {', '.join(keep_columns)}: this image set has no catalogue")
+    for name in keep_columns:
+        if name in COLUMNS:
+            raise GalaxyscopeError(f"--keep {name}: the results table already has a column {name!r}; "
+                                   "compare with the catalogue through `galaxyscope evaluate` instead")
+        if name not in cat.colnames:
+            raise GalaxyscopeError(f"--keep {name}: no such catalogue column; columns: {', '.join(cat.colnames)}")
+
+
+def add_catalogue_columns(report: MeasureReport, image_set, keep_columns: Sequence[str]) -> MeasureReport:
+    """Copy catalogue columns into the results, row by row through the filename key.
+
+    Values keep their type (19-digit ids stay exact); an image without a catalogue
+    row gets a masked value.
+    """
+    if not keep_columns:
+        return report
+    table, cat = report.table, image_set.catalogue
+    row_of = {e.key: e.row_index for e in image_set.entries}
+    index = np.array([row_of.get(str(k), -1) for k in table["filename"]], dtype=np.int64)
+    missing = index < 0
+    for pos, name in enumerate(keep_columns, start=1):
+        src = cat[name]
+        if len(index) == 0:
+            col = MaskedColumn(src[:0], name=name)
+        else:
+            col = MaskedColumn(src[np.where(missing, 0, index)], name=name,
+                               mask=missing | np.ma.getmaskarray(src)[np.where(missing, 0, index)])
+        if not col.mask.any():
+            col = Column(col.data.data if hasattr(col.data, "data") else col.data, name=name)
+        table.add_column(col, index=pos)
+    return report
 
 
 def _redshift(image) -> float | None:
