@@ -73,3 +73,24 @@ def test_galaxy_mask_outline_follows_the_check_box(make_window, qtbot, tmp_path)
     wait_settled(qtbot, w, 1)
     qtbot.waitUntil(lambda: bias.current is not None and bias.outline_shown(), timeout=30000)
     assert bias.current.key == "gal_01.png"
+
+
+def test_bias_table_shows_whole_file_names_on_one_line(qtbot):
+    from types import SimpleNamespace
+
+    from galaxyscope.gui.bias_view import BiasPanel, CheckedImage
+
+    panel = BiasPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1400, 300)
+    panel.show()
+    long_key = "sdss/sloan-2_a-0_0_and_a_long_survey_name.jpg"
+    verdict = SimpleNamespace(flagged=True, score=0.9, flags=[SimpleNamespace(reason="saliency on a star")])
+    panel.set_rows([CheckedImage(long_key, SimpleNamespace(verdict=verdict)),
+                    CheckedImage("b.png", SimpleNamespace(verdict=SimpleNamespace(flagged=False, score=0.1, flags=[])))])
+    text_width = panel.table.fontMetrics().horizontalAdvance(long_key)
+    assert panel.table.columnWidth(0) >= text_width
+    assert not panel.table.wordWrap()
+    row = next(r for r in range(2) if panel.key_at(r) == long_key)
+    assert panel.table.item(row, 0).toolTip() == long_key
+    assert panel.table.item(row, 3).toolTip() == "saliency on a star"

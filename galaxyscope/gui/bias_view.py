@@ -62,6 +62,9 @@ class BiasPanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
+        # one line per image; long paths lose their middle, not their file name
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.horizontalHeader().setSectionResizeMode(len(BIAS_COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.table.doubleClicked.connect(self._activated)
         top = QHBoxLayout()
@@ -83,12 +86,20 @@ class BiasPanel(QWidget):
                      SortItem(f"{v.score:.2f}", float(v.score)), SortItem(reasons, reasons)]
             for col, cell in enumerate(cells):
                 cell.setData(KEY_ROLE, item.key)
-                cell.setToolTip(reasons or "not flagged")
+                cell.setToolTip(item.key if col == 0 else (reasons or "not flagged"))
                 self.table.setItem(row, col, cell)
         self.table.setSortingEnabled(True)
+        self._fit_file_column()
         self.table.sortItems(BIAS_COLUMNS.index("score"), Qt.SortOrder.DescendingOrder)
         n_flagged = sum(c.check.verdict.flagged for c in checked)
         self.summary.setText(f"{len(checked)} images checked, {n_flagged} flagged")
+
+    def _fit_file_column(self) -> None:
+        """Widen the file column to its longest name, up to half the table (the rest elides)."""
+        self.table.resizeColumnToContents(0)
+        cap = max(120, self.table.viewport().width() // 2)
+        if self.table.columnWidth(0) > cap:
+            self.table.setColumnWidth(0, cap)
 
     def key_at(self, row: int) -> str | None:
         item = self.table.item(row, 0)
