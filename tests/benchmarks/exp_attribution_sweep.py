@@ -1,6 +1,7 @@
 """Which attribution (method, output, noise) of a model gives the best saliency bar lengths?
 
-Tuned on a VALIDATION set only; carry the winner to the test set with ``--test``.
+An attribution is a JSON object of ``compute_saliency`` arguments; ``"targets": [A, B]``
+computes one map per output and measures the bar on their mean.  Tuned on a VALIDATION set only; carry the winner to the test set with ``--test``.
 
     galaxyscope synth /work/data/val200 --n 200 --seed 3030 --bar-fraction 0.6
     python tests/benchmarks/exp_attribution_sweep.py --data /work/data/val200
@@ -70,7 +71,7 @@ def main() -> int:
     cache = SaliencyCache()
     print(f"{args.data}: {len(idx)} barred galaxies; size-only rho {rho(r90, true):.3f}", flush=True)
 
-    def lengths(maps: list[np.ndarray], method: str, opts: object) -> np.ndarray:
+    def lengths(maps: list, method: str, opts: object) -> np.ndarray:
         return np.array([measure_bar(m, method, model_input_size=pre.input_size,
                                      crop_fraction=pre.crop_fraction, options=opts).length_px for m in maps])
 
@@ -80,7 +81,12 @@ def main() -> int:
         if method.startswith("smoothgrad"):
             req.setdefault("n_samples", args.samples)
         t0 = time.perf_counter()
-        maps = [cache.get_or_compute(model, s[int(i)], method, **req).map for i in idx]
+        targets = req.pop("targets", None)  # several outputs: bars are measured on their mean map
+        if targets:
+            maps = [[cache.get_or_compute(model, s[int(i)], method, target=t, **req).map for t in targets]
+                    for i in idx]
+        else:
+            maps = [cache.get_or_compute(model, s[int(i)], method, **req).map for i in idx]
         per_image = (time.perf_counter() - t0) / len(idx)
         if args.test:
             t, blur, length_from = args.moments.split(",")
