@@ -62,11 +62,11 @@ def write_set(root: Path, n: int = 4, broken: tuple[str, ...] = (), size: int = 
     for i in range(n):
         name = f"gal_{i:02d}.png"
         Image.fromarray(galaxy(rng, size)).save(root / name)
-        rows.append((name, i % 2, 0.05 + 0.01 * i))
+        rows.append((name, i % 2, 0.05 + 0.01 * i, 587722981736120001 + i))
     for name in broken:
         (root / name).write_bytes(b"this is not an image at all")
-        rows.append((name, 0, 0.1))
-    Table(rows=rows, names=("filename", "has_bar", "redshift")).write(root / "catalog.ecsv")
+        rows.append((name, 0, 0.1, 587722981736129999))
+    Table(rows=rows, names=("filename", "has_bar", "redshift", "objid")).write(root / "catalog.ecsv")
     return root
 
 
@@ -306,6 +306,11 @@ def test_batch_measure_fills_table_and_browser_then_cancel(make_window, qtbot, t
     assert "4 images" in w.measurements.summary.text()
     out = tmp_path / "out.ecsv"
     assert w.write_table(out) and len(Table.read(out)) == 8
+    # the catalogue's objid (19 digits, exact) is carried into the exported table
+    written = Table.read(out)
+    assert written.colnames[:2] == ["filename", "objid"]
+    assert {(str(f), int(o)) for f, o in zip(written["filename"], written["objid"])} == {
+        (f"gal_{i:02d}.png", 587722981736120001 + i) for i in range(4)}
 
     big = write_set(tmp_path / "big", n=40)
     w.open_path(big)

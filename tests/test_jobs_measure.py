@@ -152,3 +152,17 @@ def test_keep_refuses_unknown_and_clashing_columns_before_any_work(tmp_path, cap
     (plain / "a.png").write_bytes((data / "gal_000.png").read_bytes())
     rc = main(["measure", str(plain), "--model", str(model), "--keep", "objid", "--out", str(out)])
     assert rc == 2 and "no catalogue" in capsys.readouterr().err
+
+
+def test_identifier_columns_are_the_id_like_ones_present(tmp_path):
+    from galaxyscope.images.imageset import ImageSet
+    from galaxyscope.jobs.measure_job import identifier_columns
+
+    data = write_bar_dataset(tmp_path / "set", n=2, size=48, seed=8)
+    assert identifier_columns(ImageSet.open(data)) == ("name",)
+    _with_objids(data)
+    assert identifier_columns(ImageSet.open(data)) == ("dr7objid", "name")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "a.png").write_bytes((data / "gal_000.png").read_bytes())
+    assert identifier_columns(ImageSet.open(plain)) == ()

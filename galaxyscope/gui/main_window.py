@@ -696,7 +696,7 @@ class MainWindow(QMainWindow):
 
     def batch_measure(self) -> None:
         """Measure every image of the set in a worker (saliency + both bar methods)."""
-        from galaxyscope.jobs.measure_job import measure_dataset
+        from galaxyscope.jobs.measure_job import identifier_columns, measure_dataset
 
         if self.image_set is None or len(self.image_set) == 0:
             self.report("warning", "open an image set first")
@@ -710,7 +710,8 @@ class MainWindow(QMainWindow):
         image_set, model, lock, disk = self.image_set, self.model, self.model_lock, self.disk_cache
         kwargs = dict(methods=BAR_METHODS, attribution=sc.method_name(), n_samples=sc.samples.value(),
                       noise=sc.noise.value(), target=sc.target_name(),
-                      options={m: self.bar_controls.params(m) for m in BAR_METHODS})
+                      options={m: self.bar_controls.params(m) for m in BAR_METHODS},
+                      keep_columns=identifier_columns(image_set))
 
         def work(progress, cancel):
             return measure_dataset(image_set, model, cache=LockedSaliency(lock, disk, cancel),

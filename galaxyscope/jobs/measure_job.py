@@ -124,6 +124,21 @@ def measure_dataset(
     return add_catalogue_columns(report, image_set, keep_columns)
 
 
+#: catalogue columns that identify a galaxy: the GUI's batch carries those present into its table
+ID_COLUMNS = ("objid", "dr7objid", "dr8objid", "specobjid", "id", "name", "ra", "dec", "ra_deg", "dec_deg")
+
+
+def identifier_columns(image_set) -> tuple[str, ...]:
+    """The ID_COLUMNS the image set's catalogue has (none without a catalogue), in that order.
+
+    Why: an exported table must join back to survey catalogues by id, not only by file name.
+    """
+    cat = getattr(image_set, "catalogue", None)
+    if cat is None:
+        return ()
+    return tuple(c for c in ID_COLUMNS if c in cat.colnames and c not in COLUMNS)
+
+
 def check_keep_columns(image_set, keep_columns: Sequence[str]) -> None:
     """Refuse, before any work, columns the catalogue lacks or the results already have."""
     if not keep_columns:
