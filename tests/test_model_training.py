@@ -191,3 +191,26 @@ def test_non_finite_loss_stops_with_a_clear_error(small_bars):
     data.targets[:, 0] = np.nan  # what an exploding network produces, made certain
     with pytest.raises(TrainingDivergedError, match="smaller learning rate"):
         train_model(data, epochs=2, seed=0, **FAST)
+
+
+def test_monitor_picks_the_epoch_on_one_outputs_auc(small_bars):
+    data = load_training_data(small_bars, ["p_bar", "has_bar"], preprocessing=PRE)
+    result = train_model(data, epochs=5, patience=5, seed=4, augment=None, monitor="has_bar", **FAST)
+    aucs = [h.val.auc("has_bar") for h in result.history]
+    assert len(result.history) == 5
+    assert result.best_epoch == int(np.argmax(aucs)) + 1
+    assert result.model.meta.metrics["monitor"] == "has_bar"
+    # the default still selects on the summed validation loss
+    plain = train_model(data, epochs=5, patience=5, seed=4, augment=None, **FAST)
+    assert plain.best_epoch == int(np.argmin([h.val.loss for h in plain.history])) + 1
+    assert plain.model.meta.metrics["monitor"] is None
+
+
+def test_monitor_must_name_a_trained_output(small_bars):
+    with pytest.raises(TrainingDataError, match="--monitor has_arms: not one of the outputs"):
+        train_model(small_bars, ["has_bar"], epochs=1, monitor="has_arms", **FAST)
+    data = load_training_data(small_bars, ["has_bar"], preprocessing=PRE)
+    with pytest.raises(TrainingDataError, match="not one of the outputs being trained \\(has_bar\\)"):
+        train_model(data, epochs=1, monitor="p_bar", **FAST)
+    with pytest.raises(TrainingDataError, match="needs a validation split"):
+        train_model(data, epochs=1, monitor="has_bar", val_fraction=0, **FAST)

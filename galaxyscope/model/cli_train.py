@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="network (default %(default)s; resnet wants a GPU)")
     p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], metavar="B")
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="learning rate (default %(default)s)")
+    p.add_argument("--monitor", metavar="OUTPUT",
+                   help="pick the epoch and stop early on this output's validation AUC (RMSE for "
+                        "regression) instead of the summed validation loss of all outputs")
     p.add_argument("--patience", type=int, default=DEFAULTS["patience"],
                    help="stop after this many epochs without a better validation loss (default %(default)s)")
     p.add_argument("--val-fraction", type=float, default=DEFAULTS["val_fraction"],
@@ -149,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
             preprocessing=pre, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
             val_fraction=args.val_fraction, patience=args.patience, seed=args.seed, device=args.device,
             loss=args.loss, augment=None if args.no_augment else AugmentConfig(),
-            positive_only=not args.all_rows, guidance=guidance, init=init, progress=bar_for("training"),
+            positive_only=not args.all_rows, guidance=guidance, init=init, monitor=args.monitor,
+            progress=bar_for("training"),
             load_progress=bar_for("loading"), log=log)
     finally:
         for bar in bars.values():

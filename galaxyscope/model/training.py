@@ -163,6 +163,12 @@ def _evaluate(net: torch.nn.Module, data: TrainingData, idx: np.ndarray, y_scale
                                              data.classify))
 
 
+def monitored_value(val: ValMetrics, output: str) -> float:
+    """What epoch selection minimises when watching one output: -AUC, or RMSE where no AUC."""
+    metrics = next(o for o in val.outputs if o.name == output)
+    return -metrics.auc if math.isfinite(metrics.auc) else metrics.rmse
+
+
 def train_model(dataset: Any, targets: list[str] | None = None, regress: str | None = None, *,
                 architecture: str = "small", arch_kwargs: dict[str, Any] | None = None,
                 preprocessing: Preprocessing = Preprocessing(input_size=96, crop_fraction=0.5),
@@ -171,6 +177,7 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                 device: str | torch.device | None = None, loss: str = "bce",
                 augment: AugmentConfig | None = AugmentConfig(), positive_only: bool = True,
                 guidance: GuidanceConfig | None = None, init: LoadedModel | None = None,
+                monitor: str | None = None,
                 progress: Progress | None = None, load_progress: Progress | None = None,
                 cancel: Cancel | None = None, log: Log | None = None) -> TrainResult:
     """Train a network on an image set's catalogue columns; returns the best epoch's model.
@@ -186,7 +193,16 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
     the dataset must then name a mask per image. ``init`` starts from a trained
     model's weights (fine-tuning); its architecture, outputs and preprocessing
     must match the run's.
+
+    ``monitor`` picks the epoch (and stops early) on one output's validation AUC
+    (classification; its RMSE where the AUC is undefined, and for regression)
+    instead of the summed validation loss of all outputs: with several outputs
+    the sum can bottom out while the output you care about still improves.
     """
+    if monitor is not None and targets is not None and regress is None and monitor not in targets:
+        raise TrainingDataError(f"--monitor {monitor}: not one of the outputs being trained ({', '.join(targets)})")
+    if monitor is not None and val_fraction == 0:
+        raise TrainingDataError(f"--monitor {monitor} needs a validation split (val_fraction > 0)")
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}")
     if epochs < 1 or batch_size < 1:
@@ -209,6 +225,9 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
     for problem in data.skipped[:20]:
         say(f"skipped {problem}")
 
+    if monitor is not None and monitor not in data.target_names:
+        raise TrainingDataError(f"--monitor {monitor}: not one of the outputs being trained "
+                                f"({', '.join(data.target_names)})")
     guide_index = _guide_index(data, guidance)
     strata = (data.targets[:, 0] >= 0.5).astype(int) if data.classify else None
     train_idx, val_idx = split_indices(len(data), val_fraction, seed, strata)
@@ -304,6 +323,8 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
             current = val.loss if val is not None else record.train_loss
             if val_guide is not None and guidance is not None:  # select on the objective trained for
                 current = current + guidance.weight * val_guide
+            if monitor is not None and val is not None:
+                current = monitored_value(val, monitor)
             if val is None or current < best_loss - 1e-7:
                 best_loss, best_epoch, best_val, wait = current, epoch, val, 0
                 best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -311,7 +332,8 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                 wait += 1
                 if wait >= patience:
                     stopped_early = True
-                    say(f"early stop: validation loss has not improved for {patience} epochs")
+                    what = f"{monitor}'s validation score" if monitor else "validation loss"
+                    say(f"early stop: {what} has not improved for {patience} epochs")
                     break
         if progress is not None:
             progress(total_steps, total_steps)
@@ -334,6 +356,7 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                  "dropped_rows": dict(data.dropped), "n_parameters": n_params,
                  "guidance": guidance.to_dict() if guidance else None,
                  "init_from_sha256": init.sha256 if init is not None else None,
+                 "monitor": monitor,
                  "guidance_penalty": history[-1].train_guidance if history else None},
         notes=_notes(data, loss, positive_only),
     )
