@@ -20,7 +20,6 @@ visibility (the synthetic set hides half its bars on purpose).
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
@@ -28,6 +27,8 @@ import time
 
 import numpy as np
 from scipy.stats import spearmanr
+
+from barred_set import experiment_parser, open_barred
 
 DEFAULT_ATTRIBUTIONS = [
     {"method": "smoothgrad"},
@@ -46,30 +47,23 @@ def rho(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
-    ap.add_argument("--samples", type=int, default=50, help="SmoothGrad samples")
+    ap = experiment_parser(__doc__)
     ap.add_argument("--attribution", action="append", type=json.loads,
                     help="JSON of compute_saliency arguments (repeatable; default: a sweep of 8)")
     ap.add_argument("--test", action="store_true", help="measure one setting (--moments) and stop")
     ap.add_argument("--moments", default="0.5,3.0,axis", help="t_start,blur_sigma,length_from for --test")
     args = ap.parse_args()
 
-    from galaxyscope.images.imageset import ImageSet
     from galaxyscope.jobs.common import resolve_model
     from galaxyscope.measure import MomentsParams, PaperParams, measure_bar
     from galaxyscope.saliency.cache import SaliencyCache
 
     model = resolve_model(args.model)
     pre = model.preprocessing
-    s = ImageSet.open(args.data)
-    idx = np.flatnonzero(np.asarray(s.column("has_bar"), bool))
-    true = np.asarray(s.column("bar_length_px"), float)[idx]
-    r90 = np.asarray(s.column("r90_px"), float)[idx]
-    vis = np.asarray(s.column("bar_visibility"), float)[idx]
+    bars = open_barred(args.data)
+    true, r90, vis = bars.true, bars.r90, bars.vis
     cache = SaliencyCache()
-    print(f"{args.data}: {len(idx)} barred galaxies; size-only rho {rho(r90, true):.3f}", flush=True)
+    print(f"{args.data}: {len(bars)} barred galaxies; size-only rho {rho(r90, true):.3f}", flush=True)
 
     def lengths(maps: list, method: str, opts: object) -> np.ndarray:
         return np.array([measure_bar(m, method, model_input_size=pre.input_size,
@@ -83,11 +77,11 @@ def main() -> int:
         t0 = time.perf_counter()
         targets = req.pop("targets", None)  # several outputs: bars are measured on their mean map
         if targets:
-            maps = [[cache.get_or_compute(model, s[int(i)], method, target=t, **req).map for t in targets]
-                    for i in idx]
+            maps = [[cache.get_or_compute(model, bars.image(k), method, target=t, **req).map for t in targets]
+                    for k in range(len(bars))]
         else:
-            maps = [cache.get_or_compute(model, s[int(i)], method, **req).map for i in idx]
-        per_image = (time.perf_counter() - t0) / len(idx)
+            maps = [cache.get_or_compute(model, bars.image(k), method, **req).map for k in range(len(bars))]
+        per_image = (time.perf_counter() - t0) / len(bars)
         if args.test:
             t, blur, length_from = args.moments.split(",")
             L = lengths(maps, "moments", MomentsParams(t_start=float(t), blur_sigma=float(blur),

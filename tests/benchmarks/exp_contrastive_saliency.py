@@ -10,40 +10,34 @@ with moments over a small grid on a VALIDATION set; prints the best rows and the
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 
 import numpy as np
 from scipy.stats import spearmanr
 
+from barred_set import experiment_parser, open_barred
+
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--samples", type=int, default=50)
-    args = ap.parse_args()
+    args = experiment_parser(__doc__).parse_args()
 
-    from galaxyscope.images.imageset import ImageSet
     from galaxyscope.jobs.common import resolve_model
     from galaxyscope.measure import MomentsParams, measure_bar
     from galaxyscope.saliency.cache import SaliencyCache
 
     model = resolve_model(args.model)
     pre = model.preprocessing
-    s = ImageSet.open(args.data)
-    idx = np.flatnonzero(np.asarray(s.column("has_bar"), bool))
-    true = np.asarray(s.column("bar_length_px"), float)[idx]
-    r90 = np.asarray(s.column("r90_px"), float)[idx]
+    bars = open_barred(args.data)
+    true, r90, n = bars.true, bars.r90, len(bars)
     cache = SaliencyCache()
-    maps = {t: [cache.get_or_compute(model, s[int(i)], "smoothgrad", n_samples=args.samples, target=t).map
-                .astype(np.float64) for i in idx] for t in ("has_bar", "has_arms", "has_ring")}
-    print(f"{args.data}: {len(idx)} barred; size-only rho {spearmanr(r90, true)[0]:.3f}")
+    maps = {t: [cache.get_or_compute(model, bars.image(k), "smoothgrad", n_samples=args.samples, target=t).map
+                .astype(np.float64) for k in range(n)] for t in ("has_bar", "has_arms", "has_ring")}
+    print(f"{args.data}: {n} barred; size-only rho {spearmanr(r90, true)[0]:.3f}")
     rows = []
     for other, a in itertools.product(("has_arms", "has_ring", "both"), (0.3, 0.6, 1.0)):
         diff = []
-        for k in range(len(idx)):
+        for k in range(n):
             o = 0.5 * (maps["has_arms"][k] + maps["has_ring"][k]) if other == "both" else maps[other][k]
             d = np.clip(maps["has_bar"][k] - a * o, 0.0, None)
             diff.append(d / d.max() if d.max() > 0 else d)

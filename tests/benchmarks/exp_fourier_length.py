@@ -17,7 +17,6 @@ here is the point: the map's non-axisymmetric part does not follow the bar's len
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 
@@ -25,6 +24,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.stats import spearmanr
 from skimage.transform import warp_polar
+
+from barred_set import experiment_parser, open_barred
 
 
 def m2_profiles(field: np.ndarray, sigma: float, rmax: int, n_phi: int = 180):
@@ -53,29 +54,22 @@ def fourier_length(a0: np.ndarray, a2: np.ndarray, phase: np.ndarray, mode: str,
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--samples", type=int, default=50)
-    args = ap.parse_args()
+    args = experiment_parser(__doc__).parse_args()
 
-    from galaxyscope.images.imageset import ImageSet
     from galaxyscope.jobs.common import resolve_model
     from galaxyscope.saliency.cache import SaliencyCache
 
     model = resolve_model(args.model)
-    s = ImageSet.open(args.data)
-    idx = np.flatnonzero(np.asarray(s.column("has_bar"), bool))
-    true = np.asarray(s.column("bar_length_px"), float)[idx]
-    r90 = np.asarray(s.column("r90_px"), float)[idx]
+    bars = open_barred(args.data)
+    true, r90 = bars.true, bars.r90
     cache = SaliencyCache()
-    images = [s[int(i)] for i in idx]
+    images = [bars.image(k) for k in range(len(bars))]
     sources = {
         "saliency": [cache.get_or_compute(model, im, "smoothgrad", n_samples=args.samples).map for im in images],
         "image": [im.luminance() for im in images],
     }
     rmax = int(round(model.preprocessing.crop_fraction * min(images[0].height, images[0].width) / 2))
-    print(f"{args.data}: {len(idx)} barred; size-only rho {spearmanr(r90, true)[0]:.3f}; radius <= {rmax} px")
+    print(f"{args.data}: {len(bars)} barred; size-only rho {spearmanr(r90, true)[0]:.3f}; radius <= {rmax} px")
     settings = list(itertools.product(("rel", "abs"), (0.3, 0.5, 0.7, 0.85))) + [("phase", d) for d in (10, 20, 30)]
     for src, fields in sources.items():
         rows = []
