@@ -166,3 +166,19 @@ def test_identifier_columns_are_the_id_like_ones_present(tmp_path):
     plain.mkdir()
     (plain / "a.png").write_bytes((data / "gal_000.png").read_bytes())
     assert identifier_columns(ImageSet.open(plain)) == ()
+
+
+def test_keep_leaves_a_missing_catalogue_value_masked(tmp_path, capsys):
+    from astropy.table import MaskedColumn
+
+    data = write_bar_dataset(tmp_path / "set", n=3, size=48, seed=9)
+    cat = Table.read(data / "catalog.ecsv", format="ascii.ecsv")
+    cat["ra"] = MaskedColumn([150.1, 150.2, 150.3], mask=[False, True, False])
+    cat.write(data / "catalog.ecsv", format="ascii.ecsv", overwrite=True)
+    reg = tiny_model(tmp_path / "r.safetensors", task="regress")
+    out = tmp_path / "reg.ecsv"
+    assert main(["measure", str(data), "--model", str(reg), "--no-cache", "--quiet", "--keep", "ra",
+                 "--out", str(out)]) == 0
+    t = Table.read(out, format="ascii.ecsv")
+    got = {str(f): (None if np.ma.is_masked(v) else float(v)) for f, v in zip(t["filename"], t["ra"])}
+    assert got == {"gal_000.png": 150.1, "gal_001.png": None, "gal_002.png": 150.3}

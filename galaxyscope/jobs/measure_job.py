@@ -166,15 +166,12 @@ def add_catalogue_columns(report: MeasureReport, image_set, keep_columns: Sequen
     row_of = {e.key: e.row_index for e in image_set.entries}
     index = np.array([row_of.get(str(k), -1) for k in table["filename"]], dtype=np.int64)
     missing = index < 0
+    rows = np.where(missing, 0, index)
     for pos, name in enumerate(keep_columns, start=1):
         src = cat[name]
-        if len(index) == 0:
-            col = MaskedColumn(src[:0], name=name)
-        else:
-            col = MaskedColumn(src[np.where(missing, 0, index)], name=name,
-                               mask=missing | np.ma.getmaskarray(src)[np.where(missing, 0, index)])
-        if not col.mask.any():
-            col = Column(col.data.data if hasattr(col.data, "data") else col.data, name=name)
+        mask = missing | np.ma.getmaskarray(src)[rows]
+        values = np.asarray(src)[rows]
+        col = MaskedColumn(values, name=name, mask=mask) if mask.any() else Column(values, name=name)
         table.add_column(col, index=pos)
     return report
 
