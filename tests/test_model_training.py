@@ -200,6 +200,7 @@ def test_monitor_picks_the_epoch_on_one_outputs_auc(small_bars):
     assert len(result.history) == 5
     assert result.best_epoch == int(np.argmax(aucs)) + 1
     assert result.model.meta.metrics["monitor"] == "has_bar"
+    assert f"best epoch {result.best_epoch} (chosen on has_bar's validation score)" in result.summary()
     # the default still selects on the summed validation loss
     plain = train_model(data, epochs=5, patience=5, seed=4, augment=None, **FAST)
     assert plain.best_epoch == int(np.argmin([h.val.loss for h in plain.history])) + 1

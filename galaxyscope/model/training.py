@@ -107,7 +107,9 @@ class TrainResult:
         for reason, n in self.dropped.items():
             lines.append(f"rows left out: {n} ({reason})")
         stop = " (early stop)" if self.stopped_early else ""
-        lines.append(f"epochs run: {len(self.history)}{stop}; best epoch {self.best_epoch}; "
+        monitor = (meta.metrics or {}).get("monitor")
+        chosen = f" (chosen on {monitor}'s validation score)" if monitor else ""
+        lines.append(f"epochs run: {len(self.history)}{stop}; best epoch {self.best_epoch}{chosen}; "
                      f"{self.seconds:.1f} s, {self.images_per_second:.0f} img/s")
         if self.best is not None:
             lines.append(f"validation loss {self.best.loss:.4g} on {self.best.n} images")
