@@ -51,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="pick the epoch and stop early on this output's validation AUC (RMSE for "
                         "regression) instead of the summed validation loss of all outputs")
     p.add_argument("--patience", type=int, default=DEFAULTS["patience"],
-                   help="stop after this many epochs without a better validation loss (default %(default)s)")
+                   help="stop after this many epochs without a better validation loss (or --monitor score) "
+                        "(default %(default)s)")
     p.add_argument("--val-fraction", type=float, default=DEFAULTS["val_fraction"],
                    help="share of images held out for validation (default %(default)s)")
     p.add_argument("--loss", choices=("bce", "mse"), default="bce",
