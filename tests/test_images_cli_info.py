@@ -68,3 +68,45 @@ def test_help_says_output_format(capsys):
         main(["info", "--help"])
     out, _ = capsys.readouterr()
     assert "JSON list" in out and "one object per FILE" in out
+
+
+def _small_set(root):
+    from astropy.table import Table
+
+    root.mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(root / name)
+    Table({"filename": ["a.png", "b.png", "gone.png"], "has_bar": [1, 0, 1],
+           "redshift": [0.05, 0.06, 0.07]}).write(root / "catalog.ecsv")
+    return root
+
+
+def test_a_folder_is_summarised_as_an_image_set(tmp_path, capsys):
+    root = _small_set(tmp_path / "set")
+    code = main(["info", "--json", str(root)])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    (obj,) = json.loads(out)
+    assert obj["n_images"] == 2 and obj["n_rows"] == 3 and obj["n_with_row"] == 2
+    assert obj["catalogue"].endswith("catalog.ecsv") and obj["columns"] == ["filename", "has_bar", "redshift"]
+    assert obj["redshift_column"] == "redshift" and obj["pixel_scale_column"] is None
+    assert obj["n_missing"] == 1 and obj["missing_files"][0].endswith("gone.png")
+    # the catalogue file itself gives the same summary; the text names what is missing
+    assert main(["info", str(root / "catalog.ecsv")]) == 0
+    text = capsys.readouterr().out
+    assert "(image set)" in text and "2 (2 with a catalogue row)" in text
+    assert "missing      1 file(s)" in text and "gone.png" in text and "lengths in kpc" in text
+
+
+def test_a_plain_folder_and_files_mix(tmp_path, capsys):
+    root = tmp_path / "plain"
+    root.mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "x.png")
+    code = main(["info", "--json", str(root), str(root / "x.png")])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    folder, image = json.loads(out)
+    assert folder["n_images"] == 1 and folder["catalogue"] is None and folder["n_rows"] is None
+    assert image["shape"] == [8, 8, 1]
+    assert main(["info", str(root)]) == 0
+    assert "none (a plain folder" in capsys.readouterr().out

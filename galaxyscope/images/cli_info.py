@@ -20,6 +20,7 @@ import numpy as np
 from galaxyscope.errors import ImageReadError
 from galaxyscope.images.galaxy_image import GalaxyImage
 from galaxyscope.images.readers import read_image
+from galaxyscope.images.set_info import describe_set, format_set_text, is_image_set_path
 
 
 @dataclass
@@ -103,16 +104,19 @@ def register(subparsers: Any) -> None:
     """Add the ``info`` command to galaxyscope's CLI."""
     p = subparsers.add_parser(
         "info",
-        help="show shape, pixel scale, WCS centre and value range of image files",
+        help="show shape, pixel scale, WCS centre and value range of image files (or summarise a folder)",
         description=(
             "Read each FILE (JPEG, PNG or FITS) as galaxyscope does and report its shape, "
             "channels, dtype, pixel scale, WCS centre (RA/Dec of the central pixel), "
             "NaN/inf count and finite value range. Plain output is one short block per file. "
             "A file that cannot be read prints 'galaxyscope info: error: PATH: REASON' on "
-            "stderr; the other files are still reported and the exit code is 2."
+            "stderr; the other files are still reported and the exit code is 2. A FOLDER or a "
+            "catalogue file is summarised as an image set instead: number of images, the catalogue "
+            "found and its columns, the pixel-scale and redshift columns, and files it names that "
+            "are missing."
         ),
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="image files to describe")
+    p.add_argument("files", nargs="+", metavar="FILE", help="image files, folders or catalogues to describe")
     p.add_argument(
         "--json",
         action="store_true",
@@ -130,6 +134,12 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for i, name in enumerate(args.files):
         try:
+            if is_image_set_path(name):
+                set_info = describe_set(name)
+                objects.append(set_info.to_json())
+                if not args.json:
+                    print(("\n" if i else "") + format_set_text(set_info))
+                continue
             info = describe(read_image(Path(name)))
         except ImageReadError as err:
             failed += 1
