@@ -109,4 +109,5 @@ def test_a_plain_folder_and_files_mix(tmp_path, capsys):
     assert folder["n_images"] == 1 and folder["catalogue"] is None and folder["n_rows"] is None
     assert image["shape"] == [8, 8, 1]
     assert main(["info", str(root)]) == 0
-    assert "none (a plain folder" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "none (a plain folder" in text and "missing" not in text and "FITS headers" in text

@@ -76,7 +76,7 @@ def format_set_text(info: SetInfo) -> str:
         shown = ", ".join(info.columns[:12]) + (f", … ({len(info.columns)} in all)" if len(info.columns) > 12 else "")
         cat = f"{info.catalogue}: {info.n_rows} rows; columns {shown}"
     scale = (f"column {info.pixel_scale_column} (lengths in arcsec)" if info.pixel_scale_column
-             else "from image headers only (JPEG/PNG: none, so no arcsec)")
+             else "no catalogue column: from FITS headers (WCS) where present; JPEG/PNG give pixels only")
     z = f"column {info.redshift_column} (lengths in kpc)" if info.redshift_column else "none (no kpc lengths)"
     lines = [
         f"{info.path}  (image set)",
@@ -84,8 +84,9 @@ def format_set_text(info: SetInfo) -> str:
         f"  catalogue    {cat}",
         f"  pixel scale  {scale}",
         f"  redshift     {z}",
-        f"  missing      {info.n_missing} file(s) named in the catalogue"
-        + (": " + ", ".join(info.missing_files) + (" …" if info.n_missing > len(info.missing_files) else "")
-           if info.n_missing else ""),
     ]
+    if info.catalogue is not None:
+        more = " …" if info.n_missing > len(info.missing_files) else ""
+        lines.append(f"  missing      {info.n_missing} file(s) named in the catalogue"
+                     + (": " + ", ".join(info.missing_files) + more if info.n_missing else ""))
     return "\n".join(lines)
