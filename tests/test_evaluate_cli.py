@@ -112,3 +112,34 @@ def test_missing_file_and_reference_column(tables, capsys, tmp_path):
                            "bar_length_px", "--reference-column", "length_avg", "--key", "objid",
                            "--method", "paper", "--no-plot")
     assert code == 2 and "catalog.csv: no column 'length_avg'" in err and "r90_px" in err
+
+
+def test_where_evaluates_a_subset_with_its_own_baselines(tables, capsys):
+    mpath, rpath = tables
+    args = ("--measured", str(mpath), "--reference", str(rpath), "--column", "bar_length_px",
+            "--key", "objid", "--method", "paper", "--size-column", "r90_px", "--resamples", "200",
+            "--json", "--no-plot")
+    code, out, err = run_cli(capsys, *args)
+    full = json.loads(out)
+    code, out, err = run_cli(capsys, *args, "--where", "r90_px > 20")
+    assert code == 0, err
+    sub = json.loads(out)
+    ref = Table.read(rpath)
+    big = (ref["r90_px"] > 20) & (ref["bar_length_px"] > 0)
+    assert sub["n"] == int(big.sum()) < full["n"]
+    assert sub["selection"]["where"] == "r90_px > 20"
+    assert sub["selection"]["where_excluded"] == int((ref["r90_px"] <= 20).sum())
+    assert sub["selection"]["unmatched"] == full["selection"]["unmatched"] == 0
+    assert sub["baselines"]["size"]["n"] == sub["n"]
+    code, out, _ = run_cli(capsys, *args[:-2], "--no-plot", "--where", "r90_px > 20")
+    assert "subset: reference rows with r90_px > 20" in out
+
+
+def test_where_errors_name_the_file_and_the_filter(tables, capsys):
+    mpath, rpath = tables
+    base = ("--measured", str(mpath), "--reference", str(rpath), "--column", "bar_length_px", "--key", "objid",
+            "--method", "paper", "--no-plot")
+    code, _, err = run_cli(capsys, *base, "--where", "r9O_px > 20")
+    assert code == 2 and "--where 'r9O_px > 20'" in err and "catalog.csv" in err and "no column 'r9O_px'" in err
+    code, _, err = run_cli(capsys, *base, "--where", "r90_px > 1e9")
+    assert code == 2 and "none of the" in err and "passes" in err

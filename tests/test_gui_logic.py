@@ -10,7 +10,7 @@ import pytest
 from astropy.wcs import WCS
 
 from galaxyscope.gui.bar_fit import describe_fit, fit_bar, length_label, params_with, redshift_of
-from galaxyscope.gui.browser_logic import FilterError, filter_mask, sort_order
+from galaxyscope.images.row_filter import FilterError, filter_mask, sort_order
 from galaxyscope.gui.display import (
     DisplaySettings,
     channel_choices,

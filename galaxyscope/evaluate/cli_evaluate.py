@@ -53,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--include-nonpositive", action="store_true",
         help="keep rows whose reference is <= 0 (default: only reference > 0, i.e. barred galaxies)",
     )
+    p.add_argument("--where", metavar="EXPR",
+                   help="evaluate only pairs whose reference row passes EXPR, in the browser's filter syntax "
+                        "(e.g. 'bar_visibility >= 0.34' or 't03_bar_a06_bar_debiased > 0.5 and survey = sdss')")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--plot", type=Path, metavar="FILE", help="scatter plot PNG (default: <measured>_eval.png beside it)")
     p.add_argument("--no-plot", action="store_true", help="do not write the scatter plot")
@@ -75,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         normalise_by=args.normalise_by,
         size_column=args.size_column,
         positive_reference_only=not args.include_nonpositive,
+        where=args.where,
     )
     ev = evaluate(
         sample,

@@ -58,6 +58,8 @@ class PairedSample:
     n_nonpositive_reference: int
     n_not_finite: int
     n_matched_by_stem: int = 0
+    where: str | None = None
+    n_where_excluded: int = 0
 
     @property
     def n(self) -> int:
@@ -189,6 +191,7 @@ def build_pairs(
     normalise_by: str | None = None,
     size_column: str | None = None,
     positive_reference_only: bool = True,
+    where: str | None = None,
 ) -> PairedSample:
     """Read both tables and return the aligned rows to compare.
 
@@ -199,6 +202,8 @@ def build_pairs(
     drop rows where a needed value is not finite; with ``normalise_by`` divide
     both sides by that reference column (rows with size <= 0 dropped).
     ``size_column`` (default: ``normalise_by``) feeds the size baseline.
+    ``where`` keeps only pairs whose reference row passes that filter (the browser's
+    syntax, e.g. ``bar_visibility >= 0.34``): a subset evaluated with its own baselines.
     """
     reference_column = reference_column or column
     reference_key = reference_key or key
@@ -221,6 +226,14 @@ def build_pairs(
     _refuse_duplicates(r_keys, reference_key, reference_path)
 
     m_idx, r_idx, n_by_stem = match_keys(m_keys, r_keys)
+    n_where_excluded = 0
+    if where and where.strip() and m_idx.size:
+        passes = reference_rows_where(reference_table, where, reference_path, r_keys)[r_idx]
+        n_where_excluded = int((~passes).sum())
+        m_idx, r_idx = m_idx[passes], r_idx[passes]
+        if m_idx.size == 0:
+            raise GalaxyscopeError(f"--where {where!r}: none of the {n_where_excluded} matched rows of "
+                                   f"{Path(reference_path)} passes")
     if m_idx.size == 0:
         on = f"'{key}'" if reference_key == key else f"'{key}' = '{reference_key}'"
         raise GalaxyscopeError(
@@ -255,9 +268,22 @@ def build_pairs(
         measured_unit=None if normalise_by else _unit_text(m_unit),
         reference_unit=None if normalise_by else _unit_text(r_unit),
         n_measured_rows=len(measured_table),
-        n_unmatched=int(len(measured_table) - m_idx.size),
+        n_unmatched=int(len(measured_table) - m_idx.size - n_where_excluded),
         n_matched_by_stem=n_by_stem,
+        where=where.strip() if where and where.strip() else None,
+        n_where_excluded=n_where_excluded,
     )
+
+
+def reference_rows_where(table: Table, where: str, path: str | Path, keys: np.ndarray) -> np.ndarray:
+    """Boolean mask of the reference rows passing ``where`` (errors name the file and the filter)."""
+    from galaxyscope.images.row_filter import FilterError, filter_mask
+
+    try:
+        # Column.data is an ndarray, MaskedColumn.data a MaskedArray: both what filter_mask reads
+        return filter_mask(where, [str(k) for k in keys], lambda name: table[name].data, table.colnames)
+    except FilterError as exc:
+        raise GalaxyscopeError(f"--where {where!r} on {Path(path)}: {exc}") from None
 
 
 def pair_arrays(

@@ -164,6 +164,8 @@ def evaluation_to_json(ev: Evaluation) -> dict:
         "matched_by_stem": s.n_matched_by_stem,
         "nonpositive_reference_excluded": s.n_nonpositive_reference,
         "not_finite_dropped": s.n_not_finite,
+        "where": s.where,
+        "where_excluded": s.n_where_excluded,
     }
     out["bootstrap"] = {
         "resamples": ev.n_resamples,
@@ -189,6 +191,9 @@ def format_evaluation(ev: Evaluation) -> str:
         f"{s.n_nonpositive_reference} with reference <= 0 left out, {s.n_not_finite} not finite dropped "
         f"-> n = {s.n}",
     ]
+    if s.where:
+        lines.append(f"subset: reference rows with {s.where} ({s.n_where_excluded} matched rows left out); "
+                     "the baselines use the same rows")
     if s.normalised_by:
         lines.append(f"both sides divided by '{s.normalised_by}' (what the measurement knows beyond size)")
     if s.measured_unit and s.reference_unit and s.measured_unit != s.reference_unit:

@@ -2,7 +2,7 @@
 
 Why a custom table model: rows are only an index array into the image set
 (``order``), columns are numpy arrays, and sorting/filtering are numpy
-operations (browser_logic), so 100k rows stay smooth. Thumbnails come from the
+operations (galaxyscope.images.row_filter), so 100k rows stay smooth. Thumbnails come from the
 `ThumbnailLoader` when a row is painted. The rows keep fixed heights so the view
 never measures 100k rows.
 """
@@ -17,7 +17,7 @@ from PySide6.QtCore import QAbstractTableModel, QItemSelectionModel, QModelIndex
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit, QTableView, QVBoxLayout, QWidget
 
-from galaxyscope.gui.browser_logic import FilterError, filter_mask, sort_order
+from galaxyscope.images.row_filter import FilterError, filter_mask, sort_order
 from galaxyscope.gui.thumbnails import ThumbnailLoader
 
 #: columns the GUI fills in itself (model score, bar lengths per method, flags)
@@ -153,7 +153,7 @@ class BrowserModel(QAbstractTableModel):
     # ------------------------------------------------------------------ filter / sort
 
     def set_filter(self, text: str) -> None:
-        """Show only entries passing ``text`` (browser_logic syntax); raises FilterError, leaving rows as they were."""
+        """Show only entries passing ``text`` (row_filter syntax); raises FilterError, leaving rows as they were."""
         filter_mask(text, self.keys, self.column_values, self.columns)  # validate before changing anything
         self.filter_text = text
         self._apply()

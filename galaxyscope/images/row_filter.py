@@ -1,4 +1,4 @@
-"""Sorting and filtering the browser's rows with numpy (no Qt).
+"""Sorting and filtering catalogue rows with numpy: the browser's filter box and `evaluate --where`.
 
 Why not QSortFilterProxyModel: it calls back into Python for every comparison,
 which stalls on 100k rows. Here a sort is one argsort and a filter one vectorised
