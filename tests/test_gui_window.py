@@ -19,7 +19,7 @@ from PIL import Image
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QTimer, Qt  # noqa: E402
+from PySide6.QtCore import QSize, QTimer, Qt  # noqa: E402
 
 from galaxyscope.gui.app import configure_pyqtgraph, run_gui  # noqa: E402
 from galaxyscope.gui.main_window import MainWindow  # noqa: E402
@@ -370,6 +370,29 @@ def test_settings_are_remembered_between_runs(make_window, qtbot, tmp_path):
     assert again.bar_controls.params("paper").min_pixels is None  # "auto" survives the round trip
     assert not again.actions_by_id["toggle_width"].isChecked()
     assert not again.image_view.overlays.visible["width"]
+
+
+def test_first_run_window_fits_the_screen_and_the_image_gets_the_room(qtbot, tmp_path):
+    from galaxyscope.gui.main_window import first_run_size
+
+    configure_pyqtgraph()
+    w = MainWindow(settings=Settings(tmp_path / "first.ini"), restore_state=True)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    available = w.screen().availableGeometry().size()
+    want = first_run_size(available)
+    smallest = w.minimumSizeHint()  # the docks' own minimum wins on a tiny (offscreen) screen
+    assert (w.width(), w.height()) == (max(want[0], smallest.width()), max(want[1], smallest.height()))
+    assert w.height() <= available.height()
+    assert w.bottom_dock.height() < w.height() / 2  # the results panel does not take the window
+    assert first_run_size(QSize(3840, 2160)) == (1600, 1000)
+    assert first_run_size(QSize(1280, 720)) == (1152, 648)
+    w.resize(w.width(), 640)
+    w.close()  # saves the geometry: the next run restores it instead of the first-run size
+    again = MainWindow(settings=Settings(tmp_path / "first.ini"), restore_state=True)
+    qtbot.addWidget(again)
+    assert again.height() == 640 and want[1] != 640
 
 
 def test_every_shortcut_is_an_action_and_listed_under_help(make_window, qtbot):

@@ -12,7 +12,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QThreadPool, Qt, Signal, Slot
+from PySide6.QtCore import QByteArray, QSize, QThreadPool, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -61,6 +61,15 @@ OVERLAY_ACTIONS: dict[str, str] = {
     "label": "toggle_label",
 }
 MAX_LOGGED_FAILURES = 50
+
+
+FIRST_RUN_SIZE = (1600, 1000)
+
+
+def first_run_size(available: QSize) -> tuple[int, int]:
+    """The window size before any is saved: FIRST_RUN_SIZE, shrunk to 90 % of the free screen."""
+    return (min(FIRST_RUN_SIZE[0], int(0.9 * available.width())),
+            min(FIRST_RUN_SIZE[1], int(0.9 * available.height())))
 
 
 class MainWindow(QMainWindow):
@@ -256,13 +265,14 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self, restore_state: bool) -> None:
         s = self.settings
-        if restore_state:
-            geometry = s.get("window/geometry", QByteArray())
-            if not geometry.isEmpty():
-                self.restoreGeometry(geometry)
-            state = s.get("window/state", QByteArray())
-            if not state.isEmpty():
-                self.restoreState(state)
+        geometry = s.get("window/geometry", QByteArray()) if restore_state else QByteArray()
+        state = s.get("window/state", QByteArray()) if restore_state else QByteArray()
+        if not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        elif restore_state:  # first run: Qt's default size leaves the image a strip under the docks
+            self.resize(*first_run_size(self.screen().availableGeometry().size()))
+        if not state.isEmpty():
+            self.restoreState(state)
         else:
             self.resizeDocks([self.browser_dock, self.controls_dock], [400, 380], Qt.Orientation.Horizontal)
             self.resizeDocks([self.bottom_dock], [190], Qt.Orientation.Vertical)
