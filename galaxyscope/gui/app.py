@@ -16,7 +16,6 @@ from typing import Any, Callable
 
 from galaxyscope.errors import GalaxyscopeError
 
-DEFAULT_SCREENSHOT_SIZE = (1600, 1000)
 SCREENSHOT_TIMEOUT_S = 600.0
 _configured = False
 
@@ -132,7 +131,7 @@ def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str
     _leave_a_core_for_the_gui()
 
     from galaxyscope.gui.main_window import MainWindow
-    from galaxyscope.gui.settings import Settings
+    from galaxyscope.gui.settings import DEFAULT_WINDOW_SIZE, Settings
 
     tmp = None
     if screenshot is not None and settings_path is None:
@@ -145,7 +144,7 @@ def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str
     if note:
         window.report("warning", note)
     if screenshot is not None or size is not None:
-        window.resize(*(size or DEFAULT_SCREENSHOT_SIZE))
+        window.resize(*(size or DEFAULT_WINDOW_SIZE))
     window.show()
     if image_set is not None:
         window.set_image_set(image_set, source=str(path))

@@ -48,7 +48,7 @@ from galaxyscope.gui.measurements import MeasurementsPanel
 from galaxyscope.gui.panels import HeaderPanel, LogPanel
 from galaxyscope.gui.readout import Readout
 from galaxyscope.gui.saliency_service import LockedSaliency, SaliencyKey, SaliencyService, saliency_params
-from galaxyscope.gui.settings import Settings
+from galaxyscope.gui.settings import DEFAULT_WINDOW_SIZE, Settings
 from galaxyscope.gui.shortcuts import SHORTCUTS, shortcut_help_html
 from galaxyscope.gui.thumbnails import ThumbnailLoader
 from galaxyscope.gui.workers import ModelLock, Task, TaskList
@@ -63,13 +63,10 @@ OVERLAY_ACTIONS: dict[str, str] = {
 MAX_LOGGED_FAILURES = 50
 
 
-FIRST_RUN_SIZE = (1600, 1000)
-
-
 def first_run_size(available: QSize) -> tuple[int, int]:
-    """The window size before any is saved: FIRST_RUN_SIZE, shrunk to 90 % of the free screen."""
-    return (min(FIRST_RUN_SIZE[0], int(0.9 * available.width())),
-            min(FIRST_RUN_SIZE[1], int(0.9 * available.height())))
+    """The window size before any is saved: DEFAULT_WINDOW_SIZE, shrunk to 90 % of the free screen."""
+    return (min(DEFAULT_WINDOW_SIZE[0], int(0.9 * available.width())),
+            min(DEFAULT_WINDOW_SIZE[1], int(0.9 * available.height())))
 
 
 class MainWindow(QMainWindow):

@@ -39,9 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from galaxyscope.gui.cli_gui import parse_window_size
+from galaxyscope.gui.settings import DEFAULT_WINDOW_SIZE
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_SIZE = (1600, 1000)
+DEFAULT_SIZE = DEFAULT_WINDOW_SIZE
 SETTLE_TIMEOUT_S = 600.0
 ICON_SIZE = 256
 ANNOTATE_IMAGES = 6  # barred examples that both demonstration annotators draw on

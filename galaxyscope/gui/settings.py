@@ -17,6 +17,8 @@ from PySide6.QtCore import QByteArray, QSettings
 ORGANISATION = "galaxyscope"
 APPLICATION = "galaxyscope"
 SETTINGS_ENV = "GALAXYSCOPE_SETTINGS"
+#: window size (px) of screenshots and of the first run, before the user sized the window
+DEFAULT_WINDOW_SIZE = (1600, 1000)
 
 
 class Settings:
