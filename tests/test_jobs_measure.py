@@ -32,16 +32,19 @@ def test_measure_writes_one_row_per_image_and_method(tmp_path, capsys):
     model = tiny_model(tmp_path / "m.safetensors")
     out = tmp_path / "res.ecsv"
     rc = main(["measure", str(data), "--model", str(model), "--samples", "3", "--no-cache", "--quiet",
-               "--out", str(out)])
+               "--min-bar-probability", "0", "--out", str(out)])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     t = Table.read(out, format="ascii.ecsv")
-    assert sorted(set(t["method"])) == ["moments", "paper"]
-    assert len(t) == 2 * 4
-    for col in ("filename", "bar_length_px", "bar_width_px", "bar_pa_deg", "bar_score", "bar_length_arcsec"):
+    assert sorted(set(t["method"])) == ["isophote", "moments", "paper"]
+    assert len(t) == 3 * 4
+    for col in ("filename", "bar_length_px", "bar_width_px", "bar_pa_deg", "bar_score", "bar_length_arcsec",
+                "framing", "crop_side_px", "reasons"):
         assert col in t.colnames
     assert np.all((t["bar_score"] >= 0) & (t["bar_score"] <= 1))
-    assert np.all(np.isfinite(t["bar_length_px"][t["flags"] != "no_signal"]))
+    sal = t[t["method"] != "isophote"]
+    assert np.all(np.isfinite(sal["bar_length_px"][sal["flags"] != "no_signal"]))
+    assert np.all(sal["crop_side_px"] == 32)  # fixed framing: the central half of 64 px
     # the catalogue names only the good files; a stray broken file is not part of the dataset,
     # but a plain folder (no catalogue) lists it and reports it as skipped
     plain = tmp_path / "plain"
@@ -128,7 +131,7 @@ def test_keep_copies_catalogue_ids_exactly(tmp_path, capsys):
     assert t.colnames[:3] == ["filename", "dr7objid", "name"]
     assert t["dr7objid"].dtype.kind == "i"
     assert all(int(o) == ids[str(f)] for f, o in zip(t["filename"], t["dr7objid"]))
-    assert len(t) == 2 * 3
+    assert len(t) == 3 * 3  # paper, moments, isophote
     # the regressor's rows carry them too
     reg = tiny_model(tmp_path / "r.safetensors", task="regress")
     assert main(["measure", str(data), "--model", str(reg), "--no-cache", "--quiet", "--keep", "dr7objid",

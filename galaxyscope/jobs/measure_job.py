@@ -19,8 +19,10 @@ BAR_METHODS_DEFAULT = ("paper", "moments")
 COLUMNS = (
     "filename", "method", "bar_length_px", "bar_width_px", "bar_pa_deg", "bar_score", "bar_logit",
     "bar_length_arcsec", "bar_length_kpc", "length_err_px", "threshold", "n_pixels",
-    "x1", "y1", "x2", "y2", "flags",
+    "x1", "y1", "x2", "y2", "flags", "reasons", "framing", "crop_x0", "crop_y0", "crop_side_px",
 )
+#: column types, in COLUMNS order (an empty table keeps them)
+COLUMN_DTYPES = [str, str] + [float] * 9 + [int] + [float] * 4 + [str, str, str, int, int, int]
 
 
 @dataclass
@@ -39,8 +41,12 @@ def _quantity_value(q, unit: str) -> float:
 
 
 def measurement_row(key: str, method: str, m, score_prob: float, score_logit: float,
-                    pixel_scale, redshift) -> dict:
-    """One table row from a BarMeasurement (units attached where known)."""
+                    pixel_scale, redshift, framing: str = "", box: tuple[int, int, int, int] | None = None) -> dict:
+    """One table row from a BarMeasurement (units attached where known).
+
+    framing / box: how the network saw the image (``Preprocessing.describe_box`` and
+    ``box_for``), recorded in every row so a result can be traced to its crop."""
+    r0, _, c0, c1 = box if box is not None else (-1, -1, -1, -1)
     units = m.with_units(pixel_scale, redshift)
     (x1, y1), (x2, y2) = m.endpoints if m.endpoints is not None else ((np.nan, np.nan), (np.nan, np.nan))
     return {
@@ -58,6 +64,9 @@ def measurement_row(key: str, method: str, m, score_prob: float, score_logit: fl
         "n_pixels": int(m.n_pixels),
         "x1": float(x1), "y1": float(y1), "x2": float(x2), "y2": float(y2),
         "flags": ",".join(m.flags),
+        "reasons": "; ".join(getattr(m, "notes", ())),
+        "framing": framing,
+        "crop_x0": int(c0), "crop_y0": int(r0), "crop_side_px": int(c1 - c0) if box is not None else -1,
     }
 
 
@@ -73,10 +82,19 @@ def measure_dataset(
     cache=None,
     options: dict | None = None,
     keep_columns: Sequence[str] = (),
+    min_bar_probability: float | None = None,
+    check_agreement: bool = True,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> MeasureReport:
     """Saliency + bar measurement for every readable image of ``image_set``.
+
+    Every saliency length goes through ``measure.trust``: below ``min_bar_probability``
+    (default: the model's own, see ``model_min_bar_probability``) it becomes NaN with
+    the flag ``no_bar``; images unlike the training set get ``out_of_domain``; with
+    ``check_agreement`` the training-free isophote length is measured too and a
+    saliency length it contradicts gets ``methods_disagree``. Method "isophote" adds
+    that length as its own row.
 
     ``keep_columns`` are catalogue columns copied into every row after ``filename``
     (e.g. SDSS ``dr7objid``, exact), so results join to other catalogues by id.
@@ -88,6 +106,7 @@ def measure_dataset(
     except ``cancel``.
     """
     from galaxyscope.measure import measure_bar
+    from galaxyscope.model.domain import domain_reasons
     from galaxyscope.saliency.attributions import compute_saliency
 
     check_keep_columns(image_set, keep_columns)
@@ -95,33 +114,78 @@ def measure_dataset(
         report = _regress_dataset(image_set, model, target=target, progress=progress, cancel=cancel)
         return add_catalogue_columns(report, image_set, keep_columns)
     pre = model.preprocessing
+    threshold = model_min_bar_probability(model) if min_bar_probability is None else float(min_bar_probability)
+    saliency_methods = [m for m in methods if m != "isophote"]
+    want_isophote = "isophote" in methods or (check_agreement and bool(saliency_methods))
     rows: list[dict] = []
     failures: list[ImageReadError] = []
     for i, image in image_set.iter_images(progress=progress, cancel=cancel):
         key = image_set.entries[i].key
-        kwargs = dict(method=attribution, target=target, n_samples=n_samples, noise=noise)
-        if cache is not None:
-            sal = cache.get_or_compute(model, image, **kwargs)
-        else:
-            sal = compute_saliency(model, image, **kwargs)
+        box = pre.box_for(image)
+        framing = pre.describe_box(image)
         redshift = _redshift(image)
-        prob = sal.score.probability if sal.score.probability is not None else float("nan")
+        iso = None
+        if want_isophote:
+            from galaxyscope.measure.isophote import measure_isophote
+
+            iso = measure_isophote(image)
+        sal = None
+        if saliency_methods or "isophote" in methods:
+            kwargs = dict(method=attribution, target=target, n_samples=n_samples, noise=noise)
+            if cache is not None:
+                sal = cache.get_or_compute(model, image, **kwargs)
+            else:
+                sal = compute_saliency(model, image, **kwargs)
+        prob = sal.score.probability if sal is not None and sal.score.probability is not None else float("nan")
+        logit = sal.score.logit if sal is not None else float("nan")
+        ood = domain_reasons(model, image)
         for method in methods:
+            if method == "isophote":
+                rows.append(measurement_row(key, method, iso.measurement, prob, logit, image.pixel_scale,
+                                            redshift, framing="isophote (no network)", box=None))
+                continue
             try:
-                m = measure_bar(sal.map, method, model_input_size=pre.input_size,
-                                crop_fraction=pre.crop_fraction, options=(options or {}).get(method))
+                m = measure_bar(sal.map, method, options=(options or {}).get(method), **pre.measure_kwargs(image))
             except GalaxyscopeError as exc:
                 failures.append(ImageReadError(image.path or key, f"{method}: {exc}"))
                 continue
-            rows.append(measurement_row(key, method, m, prob, sal.score.logit, image.pixel_scale, redshift))
-    table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS,
-                                                               dtype=[str, str] + [float] * 9 + [int] + [float] * 4 + [str])
+            m = assess(m, prob, threshold, ood, iso if check_agreement else None)
+            rows.append(measurement_row(key, method, m, prob, logit, image.pixel_scale, redshift,
+                                        framing=framing, box=box))
+    table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS, dtype=COLUMN_DTYPES)
+    table.meta["min_bar_probability"] = threshold
+    table.meta["framing"] = pre.framing
     table.meta["attribution"] = attribution
     table.meta["n_samples"] = n_samples
     table.meta["noise"] = noise
     table.meta["model_sha256"] = getattr(model, "sha256", "")
     report = MeasureReport(table=table, failures=failures + list(image_set.failures), n_images=len(image_set))
     return add_catalogue_columns(report, image_set, keep_columns)
+
+
+def model_min_bar_probability(model) -> float:
+    """The P(bar) threshold stored with the model (chosen on validation data), else the default."""
+    from galaxyscope.measure.trust import DEFAULT_MIN_BAR_PROBABILITY
+
+    value = getattr(model.meta, "min_bar_probability", None)
+    try:
+        v = float(value) if value is not None else DEFAULT_MIN_BAR_PROBABILITY
+    except (TypeError, ValueError):
+        return DEFAULT_MIN_BAR_PROBABILITY
+    return v if 0.0 <= v <= 1.0 else DEFAULT_MIN_BAR_PROBABILITY
+
+
+def assess(m, probability: float, threshold: float, ood_reasons: Sequence[str], isophote=None):
+    """Gate, domain and agreement flags on one saliency measurement (one rule for CLI and GUI).
+
+    The P(bar) gate comes first: a withdrawn bar needs no agreement check."""
+    from galaxyscope.measure import trust
+
+    m = trust.gate_by_probability(m, probability, threshold)
+    m = trust.mark_out_of_domain(m, ood_reasons)
+    if isophote is not None:
+        m = trust.check_agreement(m, isophote.measurement.length_px, isophote.reason)
+    return m
 
 
 #: catalogue columns that identify a galaxy: the GUI's batch carries those present into its table
@@ -199,7 +263,8 @@ def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=Non
         scale = image.pixel_scale_arcsec()
         row = dict.fromkeys(COLUMNS, float("nan"))
         row.update(filename=image_set.entries[i].key, method="regressor", bar_length_px=length, n_pixels=0,
-                   flags="", bar_length_arcsec=length * scale if scale else float("nan"))
+                   flags="", bar_length_arcsec=length * scale if scale else float("nan"), reasons="",
+                   framing=model.preprocessing.describe_box(image), crop_x0=-1, crop_y0=-1, crop_side_px=-1)
         rows.append(row)
     table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS)
     table.meta["model_sha256"] = getattr(model, "sha256", "")

@@ -76,7 +76,8 @@ def _empty(shape: tuple[int, int], method: str, params: Any, flags: tuple[str, .
 
 def _run(core: Callable[..., BarMeasurement], cls: type, method: str, saliency: SaliencyInput,
          center: tuple[float, float] | None, model_input_size: int | None,
-         crop_fraction: float | None, options: Any, overrides: dict[str, Any]) -> BarMeasurement:
+         crop_fraction: float | None, options: Any, overrides: dict[str, Any],
+         box: tuple[int, int, int, int] | None = None) -> BarMeasurement:
     maps = _maps(saliency)
     params = _params(cls, options, overrides)
     clean = _combined(maps)
@@ -84,7 +85,7 @@ def _run(core: Callable[..., BarMeasurement], cls: type, method: str, saliency: 
     geom = MapGeometry.of(shape, center=center, model_input_size=model_input_size,
                           crop_fraction=crop_fraction, min_pixels=params.min_pixels,
                           reference_min=params.reference_min_pixels,
-                          reference_input=params.reference_input_size)
+                          reference_input=params.reference_input_size, box=box)
     if not has_signal(clean):
         diag = MeasureDiagnostics(stop_reason="no_signal", n_maps=len(maps),
                                   min_pixels_model=geom.min_pixels_model, crop_box=geom.crop_box)
@@ -111,18 +112,20 @@ def _run(core: Callable[..., BarMeasurement], cls: type, method: str, saliency: 
 
 def measure_paper(saliency: SaliencyInput, *, center: tuple[float, float] | None = None,
                   model_input_size: int | None = None, crop_fraction: float | None = None,
-                  options: PaperParams | None = None, **params: Any) -> BarMeasurement:
+                  options: PaperParams | None = None, crop_box: tuple[int, int, int, int] | None = None,
+                  **params: Any) -> BarMeasurement:
     """Bhambra et al. (2022)'s threshold sweep with the |Pearson(row, col)| stop (see measure.paper)."""
     return _run(measure_paper_clean, PaperParams, "paper", saliency, center, model_input_size,
-                crop_fraction, options, params)
+                crop_fraction, options, params, box=crop_box)
 
 
 def measure_moments(saliency: SaliencyInput, *, center: tuple[float, float] | None = None,
                     model_input_size: int | None = None, crop_fraction: float | None = None,
-                    options: MomentsParams | None = None, **params: Any) -> BarMeasurement:
+                    options: MomentsParams | None = None, crop_box: tuple[int, int, int, int] | None = None,
+                  **params: Any) -> BarMeasurement:
     """Our fit: blur, central component, saliency-weighted ellipse (see measure.moments)."""
     return _run(measure_moments_clean, MomentsParams, "moments", saliency, center, model_input_size,
-                crop_fraction, options, params)
+                crop_fraction, options, params, box=crop_box)
 
 
 METHODS: dict[str, Callable[..., BarMeasurement]] = {"paper": measure_paper, "moments": measure_moments}
@@ -146,7 +149,7 @@ def resolve_method(name: str) -> str:
 def measure_bar(saliency: SaliencyInput, method: str = "moments", *,
                 center: tuple[float, float] | None = None, model_input_size: int | None = None,
                 crop_fraction: float | None = None, options: PaperParams | MomentsParams | None = None,
-                **params: Any) -> BarMeasurement:
+                crop_box: tuple[int, int, int, int] | None = None, **params: Any) -> BarMeasurement:
     """Measure the bar on a saliency map (or a list of maps from several noise seeds).
 
     method: "paper" or "moments" (or an alias, see METHOD_ALIASES).
@@ -154,7 +157,10 @@ def measure_bar(saliency: SaliencyInput, method: str = "moments", *,
     model_input_size, crop_fraction: how the model saw the image (crop_fraction also
         sets the region whose edge ``touches_crop_edge`` refers to; None = whole map).
     options: a PaperParams / MomentsParams to start from; keyword params override fields.
+    crop_box: (row0, row1, col0, col1) where the model looked when it framed the galaxy by its
+        size (``Preprocessing.box_for``; may reach beyond the map); None = the fixed crop.
     Raises MeasureError (a GalaxyscopeError) for a bad array, method or parameter.
     """
     return METHODS[resolve_method(method)](saliency, center=center, model_input_size=model_input_size,
-                                           crop_fraction=crop_fraction, options=options, **params)
+                                           crop_fraction=crop_fraction, options=options,
+                                           crop_box=crop_box, **params)

@@ -38,14 +38,15 @@ class MinPixels:
 def scaled_min_pixels(shape: tuple[int, int], *, model_input_size: int | None = None,
                       crop_fraction: float | None = None,
                       reference_min: float = PAPER_MIN_PIXELS,
-                      reference_input: int = PAPER_INPUT_SIZE) -> MinPixels:
+                      reference_input: int = PAPER_INPUT_SIZE,
+                      frame_px: float | None = None) -> MinPixels:
     """The paper's minimum (40 px at 224 px for the whole frame) as an area on this map.
 
     Why: the stop rule's minimum is a physical size; see the module docstring for the
     formula.  ``model_input_size`` (with ``crop_fraction``, default 1) only gives the
     equivalent count on the model's grid.
     """
-    frame = float(min(shape[0], shape[1]))
+    frame = float(min(shape[0], shape[1])) if frame_px is None else float(frame_px)
     on_map = float(reference_min) * (frame / float(reference_input)) ** 2
     on_model = None
     if model_input_size:
@@ -97,15 +98,32 @@ class MapGeometry:
     def of(cls, shape: tuple[int, int], *, center: tuple[float, float] | None,
            model_input_size: int | None, crop_fraction: float | None, min_pixels: float | None,
            reference_min: float = PAPER_MIN_PIXELS,
-           reference_input: int = PAPER_INPUT_SIZE) -> "MapGeometry":
-        """Resolve defaults: centre of the crop, the paper's scaled minimum, model pixel size."""
-        box = crop_box(shape, crop_fraction)
-        centre = default_center(shape, crop_fraction) if center is None else (
-            float(center[0]), float(center[1]))
+           reference_input: int = PAPER_INPUT_SIZE,
+           box: tuple[int, int, int, int] | None = None) -> "MapGeometry":
+        """Resolve defaults: centre of the crop, the paper's scaled minimum, model pixel size.
+
+        ``box`` is where the model looked when it was not the fixed central crop
+        (galaxy framing; it may reach beyond the map). The paper's minimum then scales
+        with the frame that box stands for (side / crop_fraction), not with the image.
+        """
+        frame_px = None
+        if box is not None:
+            full_side = min(box[1] - box[0], box[3] - box[2])
+            frame_px = full_side / float(crop_fraction or 1.0)
+            h, w = int(shape[0]), int(shape[1])
+            vis = (max(0, box[0]), min(h, box[1]), max(0, box[2]), min(w, box[3]))
+            centre = ((box[2] + box[3] - 1) / 2.0, (box[0] + box[1] - 1) / 2.0)
+        else:
+            vis = crop_box(shape, crop_fraction)
+            full_side = min(vis[1] - vis[0], vis[3] - vis[2])
+            centre = default_center(shape, crop_fraction)
+        if center is not None:
+            centre = (float(center[0]), float(center[1]))
+        box = vis
         scaled = scaled_min_pixels(shape, model_input_size=model_input_size,
                                    crop_fraction=crop_fraction, reference_min=reference_min,
-                                   reference_input=reference_input)
-        side = min(box[1] - box[0], box[3] - box[2])
+                                   reference_input=reference_input, frame_px=frame_px)
+        side = full_side
         model_pixel = side / float(model_input_size) if model_input_size else 1.0
         if min_pixels is None:
             return cls(box, centre, scaled.map, scaled.model, model_pixel)

@@ -23,6 +23,12 @@ TOUCHES_CROP_EDGE = "touches_crop_edge"
 OFF_CENTRE = "off_centre"
 FRAGMENTED = "fragmented"
 NOT_NORMALISED = "not_normalised"
+# set after measuring, by galaxyscope.measure.trust (and the isophote method)
+NO_BAR = "no_bar"
+METHODS_DISAGREE = "methods_disagree"
+OUT_OF_DOMAIN = "out_of_domain"
+#: saliency and isophote lengths disagree when one is more than this factor times the other
+DISAGREE_FACTOR = 1.5
 
 FLAG_DESCRIPTIONS: dict[str, str] = {
     NO_SIGNAL: "the map is empty, constant or not finite: nothing to measure",
@@ -33,6 +39,11 @@ FLAG_DESCRIPTIONS: dict[str, str] = {
     OFF_CENTRE: "the measured blob lies far from the galaxy centre",
     FRAGMENTED: "the measured pixels form several separate pieces",
     NOT_NORMALISED: "map values outside [0, 1]: thresholds lose their meaning",
+    NO_BAR: "the model's P(bar) is below the threshold: no bar is reported (length NaN)",
+    METHODS_DISAGREE: f"the saliency length and the isophote length differ by more than a factor "
+                      f"{DISAGREE_FACTOR:g}, or the isophotes show no bar",
+    OUT_OF_DOMAIN: "the image is unlike the model's training images (colour, framing): "
+                   "its P(bar) and saliency are not to be trusted",
 }
 
 
@@ -77,6 +88,8 @@ class BarMeasurement:
         fraction of the blurred map's peak for "moments").
     elongation: 1 - lambda2/lambda1 of the mask's pixel covariance.
     params: the parameter dataclass used (min_pixels resolved to a number).
+    notes: readable reasons for this image's flags (e.g. "no bar detected (P = 0.18 <
+        0.60)"), shown in the GUI and written to the tables beside ``flags``.
     """
 
     length_px: float
@@ -93,6 +106,7 @@ class BarMeasurement:
     params: Any = None
     center: tuple[float, float] = (math.nan, math.nan)
     diagnostics: MeasureDiagnostics = field(default_factory=MeasureDiagnostics)
+    notes: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

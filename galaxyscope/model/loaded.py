@@ -25,6 +25,11 @@ class ModelMeta:
     sigmoid_outputs: per output, whether the prediction is sigmoid(logit);
         saliency is taken on the raw logit, as in the paper.
     task: "classify" (sigmoid outputs, BCE/MSE on fractions) or "regress".
+    min_bar_probability: P(bar) below which no bar is reported (chosen on validation
+        data, see ``tools/calibrate_real.py``); None = the default in measure.trust.
+    domain: what the training images looked like, for out-of-domain checks
+        (``galaxyscope.model.domain``): "colour" (bool), "view_r90" ([low, high]
+        range of the model's view side in measured R90 over the training frames).
     """
 
     architecture: str
@@ -38,6 +43,8 @@ class ModelMeta:
     training_data_hash: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    min_bar_probability: float | None = None
+    domain: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

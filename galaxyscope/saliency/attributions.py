@@ -239,7 +239,8 @@ def compute_saliency(
         score, tgt = _score(model, x, req.target_index)
         attr = _attribute(net, x, tgt, req.method, params, progress, cancel)
     model_map = normalise_map(attr)
-    full = original_grid_map(model, model_map, image.height, image.width)
+    full = original_grid_map(model, model_map, image.height, image.width,
+                             box=model.preprocessing.box_for(image))
     return SaliencyResult(
         map=full, model_map=model_map, method=req.method, target=req.target_name, params=params,
         score=score, elapsed_s=time.perf_counter() - t0, device=str(model.device),
@@ -298,15 +299,19 @@ def normalise_map(attr: torch.Tensor) -> np.ndarray:
     return ((m - lo) / (hi - lo)).astype(np.float32)
 
 
-def original_grid_map(model: LoadedModel, model_map: np.ndarray, height: int, width: int) -> np.ndarray:
+def original_grid_map(model: LoadedModel, model_map: np.ndarray, height: int, width: int,
+                      box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """``map_back`` onto H x W, then min-max again inside the crop.
 
     Bilinear resampling lowers the peak (and can lift the floor) a little; the
     paper's threshold sweep runs up to 1.0, so the map on the original grid
     must span [0, 1] again. Outside the crop stays 0.
     """
-    full = model.preprocessing.map_back(model_map, height, width)
-    r0, r1, c0, c1 = model.preprocessing.crop_box(height, width)
+    from galaxyscope.model.preprocess import visible_box
+
+    full = model.preprocessing.map_back(model_map, height, width, box=box)
+    box = model.preprocessing.crop_box(height, width) if box is None else box
+    r0, r1, c0, c1 = visible_box(box, height, width)
     crop = full[r0:r1, c0:c1]
     lo, hi = float(crop.min()), float(crop.max())
     full[r0:r1, c0:c1] = (crop - lo) / (hi - lo) if hi > lo else 0.0
