@@ -50,11 +50,11 @@ def params_with(params: Any, values: Mapping[str, Any]) -> Any:
 
 
 def fit_bar(saliency_map, method: str, params: Any, *, model_input_size: int | None,
-            crop_fraction: float | None) -> BarFit:
+            crop_fraction: float | None, crop_box: tuple[int, int, int, int] | None = None) -> BarFit:
     """Measure the bar with ``method`` and ``params``; a measuring error becomes ``BarFit.error``."""
     try:
         m = measure_bar(saliency_map, method, model_input_size=model_input_size,
-                        crop_fraction=crop_fraction, options=params)
+                        crop_fraction=crop_fraction, options=params, crop_box=crop_box)
     except GalaxyscopeError as exc:
         return BarFit(method, None, str(exc))
     return BarFit(method, m)
@@ -91,6 +91,8 @@ def length_label(m: BarMeasurement | None, pixel_scale: u.Quantity | None, redsh
 
     Units that cannot be known (no pixel scale, no redshift) are left out, never guessed.
     """
+    if m is not None and "no_bar" in m.flags and m.notes:
+        return m.notes[0]
     if m is None or not m.ok:
         return "no bar measured"
     lengths = m.with_units(pixel_scale, redshift)
@@ -115,6 +117,7 @@ def describe_fit(fit: BarFit, pixel_scale: u.Quantity | None, redshift: float | 
     if stop:
         lines.append(f"stopped by: {stop}")
     lines.append("flags: " + (", ".join(m.flags) if m.flags else "none"))
+    lines.extend(f"⚠ {note}" for note in m.notes if not note.startswith("no bar detected"))
     return "\n".join(lines)
 
 

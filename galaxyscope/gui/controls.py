@@ -446,6 +446,7 @@ class BarControls(QGroupBox):
 
     params_changed = Signal(str, object)
     method_changed = Signal(str)
+    gate_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Bar measurement", parent)
@@ -458,6 +459,19 @@ class BarControls(QGroupBox):
             self.tabs.addTab(panel, method)
             self.tabs.setTabToolTip(self.tabs.count() - 1, BAR_METHOD_LABELS[method])
         self.reset_button = QPushButton("Reset to defaults")
+        self.min_probability = QDoubleSpinBox()
+        self.min_probability.setRange(0.0, 1.0)
+        self.min_probability.setSingleStep(0.05)
+        self.min_probability.setDecimals(2)
+        self.min_probability.setValue(0.5)
+        self.min_probability.setToolTip("report a bar only where the model's P(bar) reaches this value "
+                                        "(the model's own threshold, chosen on validation data, is the default)")
+        self.min_probability.valueChanged.connect(lambda _v: self.gate_changed.emit())
+        self.framing = QComboBox()
+        self.framing.addItem("galaxy size (R90)", "galaxy")
+        self.framing.addItem("fixed central crop", "fixed")
+        self.framing.setToolTip("how the network sees the image: cropped to a multiple of the galaxy's "
+                                "measured R90, or the central part of the frame as in training")
         self.result = QLabel("no measurement")
         self.result.setWordWrap(False)
         self.result.setTextFormat(Qt.TextFormat.RichText)
@@ -465,6 +479,10 @@ class BarControls(QGroupBox):
         layout = QVBoxLayout(self)
         layout.addWidget(self.result)
         layout.addWidget(self.tabs)
+        form = QFormLayout()
+        form.addRow("min P(bar)", self.min_probability)
+        form.addRow("framing", self.framing)
+        layout.addLayout(form)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.reset_button)

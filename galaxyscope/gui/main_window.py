@@ -8,6 +8,7 @@ slider move.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,9 @@ from PySide6.QtWidgets import (
 
 from galaxyscope import __version__
 from galaxyscope.errors import GalaxyscopeError
+from galaxyscope.jobs.measure_job import assess, model_min_bar_probability
+from galaxyscope.model.domain import domain_reasons
+from galaxyscope.model.framing import set_framing
 from galaxyscope.gui.annotate import AnnotateController
 from galaxyscope.gui.bar_fit import (
     BAR_METHODS,
@@ -250,6 +254,8 @@ class MainWindow(QMainWindow):
         self.saliency_controls.cancel_clicked.connect(self.cancel_saliency)
         self.bar_controls.params_changed.connect(self._params_changed)
         self.bar_controls.method_changed.connect(lambda _m: self._draw_bar())
+        self.bar_controls.gate_changed.connect(lambda: self.refit() if self.current_saliency is not None else None)
+        self.bar_controls.framing.currentIndexChanged.connect(lambda _i: self._framing_changed())
         self.service.ready.connect(self._saliency_ready)
         self.service.failed.connect(self._saliency_failed)
         self.service.progressed.connect(self._saliency_progress)
@@ -427,6 +433,11 @@ class MainWindow(QMainWindow):
         self.saliency_controls.set_targets(names, names[model.output_index(None)])
         self.saliency_controls.score.setText("")
         pre = model.preprocessing
+        bc = self.bar_controls
+        bc.min_probability.blockSignals(True)
+        bc.min_probability.setValue(model_min_bar_probability(model))
+        bc.min_probability.blockSignals(False)
+        self._sync_framing_combo()
         name = Path(model.path).name if getattr(model, "path", None) else model.meta.architecture
         self.model_label.setText(f"model {name} · {pre.input_size}px input · {model.device}")
         self.log.add("info", f"model: {name} ({model.meta.architecture}, outputs {names}, "
@@ -618,8 +629,7 @@ class MainWindow(QMainWindow):
             ov.set_saliency(None)
             return
         sc = self.saliency_controls
-        box = self.model.preprocessing.crop_box(self.current_image.height, self.current_image.width) \
-            if self.model is not None else None
+        box = self.model.preprocessing.box_for(self.current_image) if self.model is not None else None
         ov.set_saliency(res.map, sc.cmap.currentData(), sc.opacity.value() / 100.0, box)
 
     @Slot()
@@ -638,9 +648,16 @@ class MainWindow(QMainWindow):
             self._draw_bar()
             return
         pre = self.model.preprocessing
+        image = self.current_image
+        kw = pre.measure_kwargs(image) if image is not None else {
+            "model_input_size": pre.input_size, "crop_fraction": pre.crop_fraction}
         for method in methods or BAR_METHODS:
-            self.fits[method] = fit_bar(res.map, method, self.bar_controls.params(method),
-                                        model_input_size=pre.input_size, crop_fraction=pre.crop_fraction)
+            fit = fit_bar(res.map, method, self.bar_controls.params(method), **kw)
+            if fit.measurement is not None:
+                fit = dataclasses.replace(fit, measurement=assess(
+                    fit.measurement, res.score.probability, self.bar_controls.min_probability.value(),
+                    self._domain_reasons(image)))
+            self.fits[method] = fit
         self._draw_bar()
         model = self.browser.model
         if model is not None and self.current_entry is not None:
@@ -650,6 +667,42 @@ class MainWindow(QMainWindow):
                              if f.measurement is not None and f.measurement.flags)
             model.set_measurement(self.current_entry, lengths=lengths, flags=flags)
         self.bar_fitted.emit()
+
+    def _domain_reasons(self, image: Any) -> list[str]:
+        """Why this image is unlike the model's training images (kept per image and model)."""
+        if image is None or self.model is None:
+            return []
+        key = (id(image), id(self.model), self.model.preprocessing)
+        if getattr(self, "_domain_key", None) != key:
+            self._domain_key = key
+            self._domain_cache = domain_reasons(self.model, image)
+        return self._domain_cache
+
+    def _framing_changed(self) -> None:
+        """The framing combo: switch the model's preprocessing and recompute the saliency."""
+        if self.model is None:
+            return
+        framing = self.bar_controls.framing.currentData()
+        if self.model.preprocessing.framing == framing:
+            return
+        try:
+            set_framing(self.model, framing)
+        except GalaxyscopeError as exc:
+            self.log.add("error", str(exc))
+            self._sync_framing_combo()
+            return
+        self.log.add("info", f"framing: {framing}")
+        self.service.reset(self.model, self.service.image_set)  # maps made with the other framing are stale
+        if self.current_image is not None and self.saliency_controls.auto.isChecked():
+            self._clear_result(keep_image=True)
+            self.compute_saliency()
+
+    def _sync_framing_combo(self) -> None:
+        combo = self.bar_controls.framing
+        combo.blockSignals(True)
+        i = combo.findData(self.model.preprocessing.framing if self.model is not None else "fixed")
+        combo.setCurrentIndex(max(i, 0))
+        combo.blockSignals(False)
 
     def _params_changed(self, method: str, params: Any) -> None:
         if self.current_saliency is not None:
@@ -668,6 +721,11 @@ class MainWindow(QMainWindow):
             label += "\n⚠ " + ", ".join(flags)
         if measurement is not None and measurement.ok:
             self.image_view.overlays.set_bar(measurement, label, flagged=bool(flags))
+        elif measurement is not None and "no_bar" in flags and image is not None:
+            # say so where the bar would be, instead of drawing a line the model does not believe in
+            text = measurement.notes[0] if measurement.notes else "no bar detected"
+            self.image_view.overlays.set_bar(measurement, text, flagged=True,
+                                             label_pos=((image.width - 1) / 2.0, (image.height - 1) / 2.0))
         else:
             self.image_view.overlays.set_bar(None, "")
         lines = []
@@ -852,7 +910,9 @@ class MainWindow(QMainWindow):
     def _model_region(self, image: Any) -> tuple[int, int, int, int] | None:
         if self.model is None or image is None:
             return None
-        return self.model.preprocessing.crop_box(image.height, image.width)
+        from galaxyscope.model.preprocess import visible_box
+
+        return visible_box(self.model.preprocessing.box_for(image), image.height, image.width)
 
     def zoom_to_model_region(self) -> None:
         """Z: show the central crop the network saw (the whole image without a model)."""

@@ -83,10 +83,12 @@ class OverlayLayer:
         else:
             self.crop_item.setData([], [])
 
-    def set_bar(self, measurement: Any, label: str = "", flagged: bool = False) -> None:
+    def set_bar(self, measurement: Any, label: str = "", flagged: bool = False,
+                label_pos: tuple[float, float] | None = None) -> None:
         """Draw a BarMeasurement (line with endpoints, width box, mask outline, label); None clears.
 
         ``flagged`` draws it in orange instead of cyan: the core raised quality flags.
+        A measurement without end points (no bar reported) shows only ``label`` at ``label_pos``.
         """
         self.measurement = measurement
         self.label_text = label
@@ -101,7 +103,9 @@ class OverlayLayer:
             self.bar_item.setData([], [])
             self.bar_shadow.setData([], [])
             self.width_item.setData([], [])
-            self.label_item.setText("")
+            self.label_item.setText(label if label_pos is not None else "")
+            if label_pos is not None:
+                self.label_item.setPos(*label_pos)
         else:
             self.bar_item.setData(*line)
             self.bar_shadow.setData(*line)
@@ -145,5 +149,5 @@ class OverlayLayer:
         for name in OVERLAYS:
             for item in self.items_for(name):
                 item.setVisible(self.visible[name])
-        if not self.label_text or self.measurement is None:  # an empty label would draw its frame
+        if not self.label_text or not self.label_item.toPlainText():  # an empty label would draw its frame
             self.label_item.setVisible(False)
