@@ -40,7 +40,8 @@ def tiny_model(input_size: int = 32, seed: int = 0) -> LoadedModel:
     widths = [4, 8, 8, 8, 8]
     net = build_network("small", 2, 3, widths=widths)
     meta = ModelMeta(architecture="small", output_names=["smooth", "has_bar"], sigmoid_outputs=[True, True],
-                     preprocessing=Preprocessing(input_size=input_size), arch_kwargs={"widths": widths})
+                     preprocessing=Preprocessing(input_size=input_size), arch_kwargs={"widths": widths},
+                     min_bar_probability=0.0)  # untrained: these tests draw its bars; the gate has its own test
     return LoadedModel(net=net, meta=meta)
 
 
@@ -453,3 +454,20 @@ def test_gui_command_parses_and_reports_bad_paths(tmp_path):
     assert not (tmp_path / "x.png").exists()
     with pytest.raises(SystemExit):
         parser.parse_args(["gui", "--size", "big"])
+
+
+def test_gate_replaces_the_bar_by_a_no_bar_note(make_window, qtbot, tmp_path):
+    w = make_window(tiny_model())
+    w.open_path(write_set(tmp_path / "set", n=2))
+    wait_settled(qtbot, w, 0)
+    ov = w.image_view.overlays
+    assert ov.measurement is not None and ov.measurement.ok  # threshold 0: a line is drawn
+    p = w.current_saliency.score.probability
+    w.bar_controls.min_probability.setValue(1.0)  # nothing reaches it
+    qtbot.waitUntil(lambda: "no bar detected" in ov.label_text, timeout=WAIT_MS)
+    assert ov.label_text.startswith(w.bar_controls.method())
+    assert f"P = {p:.2f}" in ov.label_text
+    assert not ov.measurement.ok and len(ov.bar_item.getData()[0] or []) == 0
+    assert "no_bar" in w.fits[w.bar_controls.method()].measurement.flags
+    w.bar_controls.min_probability.setValue(0.0)
+    qtbot.waitUntil(lambda: ov.measurement is not None and ov.measurement.ok, timeout=WAIT_MS)

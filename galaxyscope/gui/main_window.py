@@ -723,7 +723,7 @@ class MainWindow(QMainWindow):
             self.image_view.overlays.set_bar(measurement, label, flagged=bool(flags))
         elif measurement is not None and "no_bar" in flags and image is not None:
             # say so where the bar would be, instead of drawing a line the model does not believe in
-            text = measurement.notes[0] if measurement.notes else "no bar detected"
+            text = f"{method}: " + (measurement.notes[0] if measurement.notes else "no bar detected")
             self.image_view.overlays.set_bar(measurement, text, flagged=True,
                                              label_pos=((image.width - 1) / 2.0, (image.height - 1) / 2.0))
         else:
