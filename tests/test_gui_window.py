@@ -471,3 +471,26 @@ def test_gate_replaces_the_bar_by_a_no_bar_note(make_window, qtbot, tmp_path):
     assert "no_bar" in w.fits[w.bar_controls.method()].measurement.flags
     w.bar_controls.min_probability.setValue(0.0)
     qtbot.waitUntil(lambda: ov.measurement is not None and ov.measurement.ok, timeout=WAIT_MS)
+
+
+def test_isophote_layer_fits_draws_and_cross_checks(make_window, qtbot, tmp_path):
+    w = make_window(tiny_model())
+    w.open_path(write_set(tmp_path / "set", n=2))
+    wait_settled(qtbot, w, 0)
+    assert w.isophote_fit is None and w.isophote_panel.status.text() == "no isophote fit"
+    w.fit_isophotes()
+    qtbot.waitUntil(lambda: w.isophote_fit is not None, timeout=WAIT_MS)
+    fit = w.isophote_fit
+    text = w.isophote_panel.status.text()
+    if fit.ok:
+        assert "isophote bar" in text and w.isophote_panel.eps_line.isVisible()
+    else:
+        assert fit.reason and fit.reason in text
+    if fit.profile is not None and len(fit.profile):
+        assert len(w.isophote_item.getData()[0]) > 0
+    # the saliency bar was re-assessed against the isophotes
+    m = w.fits[w.bar_controls.method()].measurement
+    if m.ok and not fit.ok:
+        assert "methods_disagree" in m.flags
+    w.browser.select_entry(1)
+    qtbot.waitUntil(lambda: w.current_entry == 1 and w.isophote_fit is None, timeout=WAIT_MS)

@@ -13,6 +13,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+import pyqtgraph as pg
 from PySide6.QtCore import QByteArray, QSize, QThreadPool, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -48,6 +49,7 @@ from galaxyscope.gui.bias_view import BiasController
 from galaxyscope.gui.browser import BrowserModel, BrowserWidget
 from galaxyscope.gui.controls import BarControls, DisplayControls, OverlayToggles, SaliencyControls
 from galaxyscope.gui.image_view import ImageView
+from galaxyscope.gui.isophote_panel import BAR_PEN, ELLIPSE_PEN, IsophotePanel, ellipse_xy, isophote_outlines
 from galaxyscope.gui.measurements import MeasurementsPanel
 from galaxyscope.gui.panels import HeaderPanel, LogPanel
 from galaxyscope.gui.readout import Readout
@@ -170,6 +172,12 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.addTab(self.measurements, "Measurements")
         self.bottom_tabs.addTab(self.log, "Log")
         self.bottom_tabs.addTab(self.header_panel, "FITS header")
+        self.isophote_panel = IsophotePanel()
+        self.bottom_tabs.addTab(self.isophote_panel, "Isophotes")
+        self.isophote_item = pg.PlotDataItem([], [], pen=pg.mkPen(ELLIPSE_PEN, width=1), connect="finite")
+        self.isophote_bar_item = pg.PlotDataItem([], [], pen=pg.mkPen(BAR_PEN, width=2))
+        self.isophote_fit: Any = None
+        self.isophote_panel.fit_button.clicked.connect(self.fit_isophotes)
         self.bottom_dock = self._dock("Results", self.bottom_tabs, Qt.DockWidgetArea.BottomDockWidgetArea)
 
         self.readout_label = QLabel("")
@@ -507,6 +515,7 @@ class MainWindow(QMainWindow):
         if entry != self.current_entry or generation != self._set_generation:
             return
         self.current_image = image
+        self._clear_isophotes()
         dc = self.display_controls
         dc.blockSignals(True)
         dc.set_channels(image.channels, tuple(image.band_names))
@@ -656,7 +665,7 @@ class MainWindow(QMainWindow):
             if fit.measurement is not None:
                 fit = dataclasses.replace(fit, measurement=assess(
                     fit.measurement, res.score.probability, self.bar_controls.min_probability.value(),
-                    self._domain_reasons(image)))
+                    self._domain_reasons(image), self.isophote_fit))
             self.fits[method] = fit
         self._draw_bar()
         model = self.browser.model
@@ -667,6 +676,43 @@ class MainWindow(QMainWindow):
                              if f.measurement is not None and f.measurement.flags)
             model.set_measurement(self.current_entry, lengths=lengths, flags=flags)
         self.bar_fitted.emit()
+
+    # ================================================================== isophotes
+
+    def _clear_isophotes(self) -> None:
+        self.isophote_fit = None
+        self.isophote_panel.clear()
+        for item in (self.isophote_item, self.isophote_bar_item):
+            item.setData([], [])
+            if item.scene() is None:
+                self.image_view.view.addItem(item)
+
+    def fit_isophotes(self) -> Task | None:
+        """Fit isophotes to the current image in a worker; then draw them and re-check the bars."""
+        image, entry = self.current_image, self.current_entry
+        if image is None:
+            return None
+        from galaxyscope.measure.isophote import measure_isophote
+
+        self.isophote_panel.clear("fitting isophotes …")
+        task = Task(lambda progress, cancel: measure_isophote(image), name="isophotes")
+        task.succeeded.connect(lambda fit: self._isophotes_done(entry, image, fit))
+        task.failed.connect(lambda exc, tb: self.isophote_panel.clear(f"isophote fit failed: {exc}"))
+        self.tasks.start(task, self.io_pool, priority=5)
+        return task
+
+    def _isophotes_done(self, entry: Any, image: Any, fit: Any) -> None:
+        if entry != self.current_entry or image is not self.current_image:
+            return
+        self.isophote_fit = fit
+        self.isophote_panel.show_fit(fit)
+        self.isophote_item.setData(*isophote_outlines(fit))
+        prof = fit.profile
+        if fit.ok and prof is not None and fit.bar_index is not None:
+            k = fit.bar_index
+            self.isophote_bar_item.setData(*ellipse_xy(prof.x0[k], prof.y0[k], fit.bar_sma_px, prof.eps[k],
+                                                       prof.pa_deg[k]))
+        self.refit()  # the saliency bars get methods_disagree where the isophotes contradict them
 
     def _domain_reasons(self, image: Any) -> list[str]:
         """Why this image is unlike the model's training images (kept per image and model)."""
