@@ -57,6 +57,7 @@ class IsophotePanel(QWidget):
             plot.setLabel("left", name)
             plot.setLabel("bottom", "semi-major axis (px)")
             plot.setMinimumHeight(120)
+            plot.getAxis("left").enableAutoSIPrefix(False)  # ellipticity is 0-1, not "x0.001"
         self.eps_curve = self.eps_plot.plot([], [], pen=None, symbol="o", symbolSize=4)
         self.pa_curve = self.pa_plot.plot([], [], pen=None, symbol="o", symbolSize=4)
         self.eps_line = pg.InfiniteLine(angle=90, pen=pg.mkPen(BAR_PEN, width=2))
