@@ -191,7 +191,7 @@ def scan_dataset(
                 sal = cache.get_or_compute(model, image, cancel=cancel, **kwargs)
             else:
                 sal = compute_saliency(model, image, cancel=cancel, **kwargs)
-            check = check_saliency(image, sal.map, region=model.preprocessing.crop_box(image.height, image.width),
+            check = check_saliency(image, sal.map, region=_visible_box(model.preprocessing.box_for(image), image.height, image.width),
                                    thresholds=t, mask_params=mask_params, score_params=score_params)
             masks, verdict = check.masks, check.verdict
             prob = sal.score.probability
@@ -270,3 +270,10 @@ def _keep(worst: list[tuple[float, int, MontageCase]], n: int, row: ScanRow, ima
     bisect.insort(worst, (row.score, -row.index, case), key=lambda x: (x[0], x[1]))
     if len(worst) > n:
         worst.pop(0)
+
+
+def _visible_box(box, height: int, width: int):
+    """The part of the model's view that lies on the image (galaxy framing may reach beyond it)."""
+    from galaxyscope.model.preprocess import visible_box
+
+    return visible_box(box, height, width)

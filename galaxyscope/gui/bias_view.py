@@ -143,7 +143,8 @@ class BiasController:
         if w.image_set is not self._image_set:  # a new set: file keys mean other images
             self._image_set = w.image_set
             self.checked.clear()
-        region = w.model.preprocessing.crop_box(image.height, image.width) if w.model is not None else None
+        region = (_visible_box(w.model.preprocessing.box_for(image), image.height, image.width)
+                  if w.model is not None else None)
         key, saliency, image_set = w.browser.model.keys[entry], np.asarray(result.map), w.image_set
         task = Task(lambda progress, cancel: check_saliency(image, saliency, region=region), name=f"bias #{entry}")
         task.succeeded.connect(lambda check: self._checked(entry, key, image, image_set, check))
@@ -183,3 +184,10 @@ class BiasController:
         for item in (self.outline_shadow, self.outline_item):
             item.setData(*xy)
             item.setVisible(on)
+
+
+def _visible_box(box, height: int, width: int):
+    """The part of the model's view that lies on the image (galaxy framing may reach beyond it)."""
+    from galaxyscope.model.preprocess import visible_box
+
+    return visible_box(box, height, width)
