@@ -42,6 +42,10 @@ FLAG_DESCRIPTIONS: dict[str, str] = {
     NO_BAR: "the model's P(bar) is below the threshold: no bar is reported (length NaN)",
     METHODS_DISAGREE: f"the saliency length and the isophote length differ by more than a factor "
                       f"{DISAGREE_FACTOR:g}, or the isophotes show no bar",
+    "isophote_failed": "ellipse fitting failed (no source, no isophote converged, or photutils "
+                       "raised): nothing was measured",
+    "no_bar_isophote": "the isophotes were fitted but show no bar signature (no ellipticity peak "
+                       "followed by an ellipticity drop or a PA turn)",
     OUT_OF_DOMAIN: "the image is unlike the model's training images (colour, framing): "
                    "its P(bar) and saliency are not to be trusted",
 }
