@@ -171,3 +171,11 @@ def test_galaxy_builder_extent_tracks_the_catalogue_r90():
     # the stretched, star-masked PNG gives a somewhat smaller R90 than SDSS's r-band one
     assert np.all(np.isfinite(measured))
     assert 0.6 < float(np.median(measured / np.asarray(cat["r90_px"], float))) < 1.1
+
+
+def test_every_new_flag_has_a_description():
+    from galaxyscope.measure.isophote import ISOPHOTE_FLAG_DESCRIPTIONS
+    from galaxyscope.measure.result import FLAG_DESCRIPTIONS
+
+    for flag in ("no_bar", "methods_disagree", "out_of_domain", *ISOPHOTE_FLAG_DESCRIPTIONS):
+        assert FLAG_DESCRIPTIONS.get(flag), flag
