@@ -51,15 +51,18 @@ def labels_for(name: str, image_set, filenames) -> tuple[np.ndarray, np.ndarray,
     cat = image_set.catalogue
     row_of = {e.key: e.row_index for e in image_set.entries}
     rows = np.array([row_of[str(f)] for f in filenames])
+
+    def col(name: str) -> np.ndarray:  # empty catalogue cells are masked: NaN, never a fill value
+        return np.ma.filled(np.ma.asarray(cat[name], dtype=float), np.nan)[rows]
+
     if cat is not None and "p_bar" in cat.colnames:
-        p = np.asarray(cat["p_bar"], float)[rows]
-        ref = {"bar_Re_px": np.asarray(cat["bar_Re_px"], float)[rows], "r90_px": np.asarray(cat["r90_px"], float)[rows]}
+        p = col("p_bar")
+        ref = {"bar_Re_px": col("bar_Re_px"), "r90_px": col("r90_px")}
         return p >= 0.5, p < 0.2, ref
     if cat is not None and "bar_length_px" in cat.colnames:
         has = np.asarray(cat["has_bar"], bool)[rows]
-        vote = np.asarray(cat["t03_bar_a06_bar_fraction"], float)[rows]
-        ref = {"bar_length_px": np.where(has & (vote >= 0.5), np.asarray(cat["bar_length_px"], float)[rows], np.nan),
-               "r90_px": np.asarray(cat["r90_px"], float)[rows]}
+        vote = col("t03_bar_a06_bar_fraction")
+        ref = {"bar_length_px": np.where(has & (vote >= 0.5), col("bar_length_px"), np.nan), "r90_px": col("r90_px")}
         return has, ~has, ref
     barred = np.array(["_a-0_" in str(f) for f in filenames])
     return barred, ~barred, {}
@@ -102,7 +105,7 @@ def evaluate(name: str, image_set, table, config: str) -> dict:
                 m = compute_metrics(length, r[col], n_resamples=2000)
                 out[f"{method}_rho"] = Estimate(m.spearman_rho.value, m.spearman_rho.low, m.spearman_rho.high, m.n)
                 if method == METHODS[0]:
-                    s = compute_metrics(r["r90_px"], r[col], n_resamples=2000)
+                    s = compute_metrics(r["r90_px"], r[col], n_resamples=2000)  # size alone, all rows with a reference
                     out["size_rho"] = Estimate(s.spearman_rho.value, s.spearman_rho.low, s.spearman_rho.high, s.n)
     return out
 
@@ -146,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synthetic", help="synthetic TEST set (e.g. /work/data/eval400)")
     ap.add_argument("--samples", type=int, default=50)
     ap.add_argument("--out", default=str(ROOT / "docs/evaluation-real.md"))
+    ap.add_argument("--tables", help="also write each measurement table here (ECSV), to re-check the numbers")
     args = ap.parse_args(argv)
 
     t0 = time.time()
@@ -162,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         image_set = ImageSet.open(path)
         for config in ("before", "after"):
             table = run_config(model, image_set, config, args.samples)
+            if args.tables:
+                Path(args.tables).mkdir(parents=True, exist_ok=True)
+                table.write(Path(args.tables) / f"{Path(path).stem}_{config}.ecsv", overwrite=True)
             r = evaluate(name, image_set, table, config)
             results.append(r)
             print(f"{name} {config}: AUC {r['auc'].format()}; moments unbarred unflagged "
