@@ -179,3 +179,12 @@ def test_every_new_flag_has_a_description():
 
     for flag in ("no_bar", "methods_disagree", "out_of_domain", *ISOPHOTE_FLAG_DESCRIPTIONS):
         assert FLAG_DESCRIPTIONS.get(flag), flag
+
+
+def test_an_isophote_bar_the_network_does_not_see_is_flagged_not_withdrawn():
+    from galaxyscope.jobs.measure_job import isophote_checked
+
+    m = measure_bar(bar_map(), "moments")  # stands in for an isophote measurement
+    flagged = isophote_checked(m, 0.3, 0.6)
+    assert flagged.ok and "methods_disagree" in flagged.flags and "P = 0.30 < 0.60" in flagged.notes[0]
+    assert isophote_checked(m, 0.7, 0.6) is m and isophote_checked(m, 0.3, 0.0) is m

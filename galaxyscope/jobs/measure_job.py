@@ -141,8 +141,9 @@ def measure_dataset(
         ood = domain_reasons(model, image)
         for method in methods:
             if method == "isophote":
-                rows.append(measurement_row(key, method, iso.measurement, prob, logit, image.pixel_scale,
-                                            redshift, framing="isophote (no network)", box=None))
+                rows.append(measurement_row(key, method, isophote_checked(iso.measurement, prob, threshold),
+                                            prob, logit, image.pixel_scale, redshift,
+                                            framing="isophote (no network)", box=None))
                 continue
             try:
                 m = measure_bar(sal.map, method, options=(options or {}).get(method), **pre.measure_kwargs(image))
@@ -186,6 +187,18 @@ def assess(m, probability: float, threshold: float, ood_reasons: Sequence[str], 
     if isophote is not None:
         m = trust.check_agreement(m, isophote.measurement.length_px, isophote.reason)
     return m
+
+
+def isophote_checked(m, probability: float, threshold: float):
+    """The cross-check the other way round: an isophote bar where the network sees none
+    (P(bar) below the threshold) is flagged ``methods_disagree``, not withdrawn: the
+    isophotes are independent evidence, but not confirmed."""
+    from galaxyscope.measure import trust
+
+    if not m.ok or threshold <= 0 or not np.isfinite(probability) or probability >= threshold:
+        return m
+    return trust.with_flag(m, trust.METHODS_DISAGREE,
+                           f"the network sees no bar (P = {probability:.2f} < {threshold:.2f})")
 
 
 #: catalogue columns that identify a galaxy: the GUI's batch carries those present into its table
