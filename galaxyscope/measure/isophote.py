@@ -452,7 +452,7 @@ def _fit(data: np.ndarray, x0: float, y0: float, max_sma: float, p: IsophotePara
     best, best_good = [], -1
     for sma0, eps0, pa0 in starts:
         geometry = EllipseGeometry(x0=x0, y0=y0, sma=sma0, eps=eps0, pa=pa0, astep=p.step)
-        ellipse = Ellipse(data, geometry)
+        ellipse = Ellipse(data, geometry=geometry)
         isolist = ellipse.fit_image(sma0=sma0, minsma=min_sma, maxsma=max_sma, step=p.step,
                                     maxgerr=p.maxgerr, maxit=p.maxit, sclip=p.sclip, n_clip=p.n_clip,
                                     fix_center=p.fix_center)
