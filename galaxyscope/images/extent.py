@@ -56,13 +56,19 @@ def _failed(shape: tuple[int, int], reason: str) -> GalaxyExtent:
     return GalaxyExtent(math.nan, math.nan, ((w - 1) / 2.0, (h - 1) / 2.0), False, reason)
 
 
-def _sky(lum: np.ndarray) -> tuple[float, float]:
-    """Sigma-clipped median and std of the frame's border (where the galaxy is not)."""
+def border_pixels(lum: np.ndarray, frac: float = SKY_BORDER) -> np.ndarray:
+    """The frame's four border strips, ``frac`` of the shorter side wide, each pixel once."""
+    h, w = lum.shape
+    b = max(2, int(round(min(h, w) * frac)))
+    return np.concatenate([lum[:b].ravel(), lum[-b:].ravel(), lum[b:-b, :b].ravel(), lum[b:-b, -b:].ravel()])
+
+
+def border_sky(lum: np.ndarray, frac: float = SKY_BORDER) -> tuple[float, float]:
+    """Sigma-clipped median and std of the frame's border strips (each pixel once), where the
+    galaxy is not. Shared by the extent and the isophote fits so both see the same sky."""
     from astropy.stats import sigma_clipped_stats
 
-    h, w = lum.shape
-    b = max(2, int(round(min(h, w) * SKY_BORDER)))
-    border = np.concatenate([lum[:b].ravel(), lum[-b:].ravel(), lum[:, :b].ravel(), lum[:, -b:].ravel()])
+    border = border_pixels(lum, frac)
     border = border[np.isfinite(border)]
     if border.size == 0:
         return 0.0, 0.0
@@ -87,7 +93,7 @@ def measure_extent(image: GalaxyImage | np.ndarray) -> GalaxyExtent:
     finite = np.isfinite(lum)
     if not finite.any():
         return _failed(shape, "no finite pixels")
-    sky, std = _sky(lum)
+    sky, std = border_sky(lum)
     data = np.where(finite, lum - sky, 0.0)
     peak = float(np.max(data))
     if not peak > 0:

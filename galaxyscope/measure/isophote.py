@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from galaxyscope.images.extent import border_pixels, border_sky
 from galaxyscope.measure.result import BarMeasurement, MeasureDiagnostics
 
 ISOPHOTE_FAILED = "isophote_failed"
@@ -217,23 +218,6 @@ def _saturated(image) -> np.ndarray | None:
     vmax = float(np.max(top[finite]))
     sat = finite & (top >= vmax - 1e-6 * max(1.0, abs(vmax)))
     return sat if np.count_nonzero(sat) >= 5 else None
-
-
-def _border(lum: np.ndarray, frac: float) -> np.ndarray:
-    h, w = lum.shape
-    b = max(2, int(round(min(h, w) * frac)))
-    return np.concatenate([lum[:b].ravel(), lum[-b:].ravel(), lum[b:-b, :b].ravel(), lum[b:-b, -b:].ravel()])
-
-
-def _sky(lum: np.ndarray, frac: float) -> tuple[float, float]:
-    from astropy.stats import sigma_clipped_stats
-
-    border = _border(lum, frac)
-    border = border[np.isfinite(border)]
-    if border.size == 0:
-        return 0.0, 0.0
-    _, median, std = sigma_clipped_stats(border, sigma=3.0, maxiters=5)
-    return float(median), float(std)
 
 
 def _find_centre(data: np.ndarray, p: IsophoteParams) -> tuple[float, float]:
@@ -494,11 +478,11 @@ def measure_isophote(image, *, center: tuple[float, float] | None = None, max_sm
         return failed("no finite pixels")
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        border = _border(lum, p.sky_border_frac)
+        border = border_pixels(lum, p.sky_border_frac)
         border = border[np.isfinite(border)]
         fill = float(np.median(border)) if border.size else float(np.median(lum[finite]))
         lum = np.where(finite, lum, fill)
-        sky, std = _sky(lum, p.sky_border_frac)
+        sky, std = border_sky(lum, p.sky_border_frac)
         data = lum - sky
         peak = float(np.max(data))
         if not peak > 0 or float(np.ptp(data)) <= 0:
