@@ -45,6 +45,16 @@ from galaxyscope.model.framing import set_framing  # noqa: E402
 METHODS = ("paper", "moments", "isophote")
 NEW_FLAGS = {"no_bar", "out_of_domain", "methods_disagree"}
 
+READING = """How to read the tables: "unbarred with an unflagged length" counts clearly unbarred galaxies
+(p_bar < 0.2, or label 0) given a length with no flag at all; "any length" ignores flags (for the
+saliency methods that is the gate alone). Spearman rho uses the rows with both a reported length and a
+reference (on Galaxy Builder only 19 galaxies have a bar size, bar_Re_px; the few saliency lengths left
+after the gate give no usable rho). The size baseline is r90_px alone against the same reference. Every
+Galaxy Builder image is greyscale, so every saliency length there is also flagged `out_of_domain`.
+`isophote` rows are not gated by P(bar) (no network); an isophote bar where the network's P(bar) is below
+the gate carries `methods_disagree`. A synthetic set of measurable bars and unbarred galaxies only has a
+higher AUC than one with all bars. Isophote speed and failure rates: `python benchmarks/bench_isophote.py`."""
+
 
 def labels_for(name: str, image_set, filenames) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(barred, clearly unbarred, reference columns) per filename of the results table."""
@@ -120,7 +130,7 @@ def markdown(results: list[dict], meta: dict) -> str:
              "Intervals: bootstrap 95 %. The threshold and the framing were chosen on the synthetic validation "
              "set and galaxy-builder-dev (tools/calibrate_real.py), so galaxy-builder-dev numbers are development "
              "numbers, not a test. Synthetic lengths are judged on measurable bars only (simulated GZ2 bar vote >= 0.5).",
-             ""]
+             "", READING, ""]
     for r in results:
         lines.append(f"## {r['set']} — {r['config']} ({r['n_images']} images)")
         lines.append("")
@@ -138,6 +148,7 @@ def markdown(results: list[dict], meta: dict) -> str:
                          f"{r[f'{m}_unbarred_any_length'].format(percent=True)} | "
                          f"{r[f'{m}_barred_reported'].format(percent=True)} | {rho.format() if rho else 'no reference'} |")
         lines.append("")
+    lines.append("Pictures of the window before and after: [real-window.md](real-window.md).")
     return "\n".join(lines) + "\n"
 
 

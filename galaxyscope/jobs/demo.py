@@ -65,12 +65,14 @@ def run_demo(out_dir: str | Path | None = None, n: int = 8, seed: int = 7, sampl
     report = measure_dataset(synthetic, model, n_samples=samples)
     t = report.table
     truth_by_key = {str(r["filename"]): r for r in truth}
-    say(f"  {'file':32s} {'method':8s} {'P(bar)':>6s} {'length px':>9s} {'true px':>7s} {'arcsec':>7s}")
+    say(f"  {'file':32s} {'method':8s} {'P(bar)':>6s} {'length px':>9s} {'true px':>7s} {'arcsec':>7s}  flags")
     for row in t:
         tr = truth_by_key.get(str(row["filename"]))
         true_len = f"{tr['bar_length_px']:.0f}" if tr is not None else "?"
         say(f"  {row['filename']:32s} {row['method']:8s} {row['bar_score']:6.2f} "
-            f"{row['bar_length_px']:9.1f} {true_len:>7s} {row['bar_length_arcsec']:7.1f}")
+            f"{row['bar_length_px']:9.1f} {true_len:>7s} {row['bar_length_arcsec']:7.1f}  {row['flags'] or '-'}")
+    say(f"  no_bar: P(bar) below the model's threshold ({t.meta.get('min_bar_probability', 0.5):.2f}), so no "
+        "length is reported; see README, 'On real galaxies'")
     if report.failures:
         for f in report.failures:
             say(f"  skipped: {f}")
