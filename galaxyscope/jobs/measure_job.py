@@ -129,16 +129,16 @@ def measure_dataset(
             from galaxyscope.measure.isophote import measure_isophote
 
             iso = measure_isophote(image)
-        sal = None
-        if saliency_methods or "isophote" in methods:
-            kwargs = dict(method=attribution, target=target, n_samples=n_samples, noise=noise)
-            if cache is not None:
-                sal = cache.get_or_compute(model, image, **kwargs)
-            else:
-                sal = compute_saliency(model, image, **kwargs)
-        prob = sal.score.probability if sal is not None and sal.score.probability is not None else float("nan")
-        logit = sal.score.logit if sal is not None else float("nan")
+        # the saliency also gives P(bar), which the isophote rows are checked against
+        kwargs = dict(method=attribution, target=target, n_samples=n_samples, noise=noise)
+        if cache is not None:
+            sal = cache.get_or_compute(model, image, **kwargs)
+        else:
+            sal = compute_saliency(model, image, **kwargs)
+        prob = sal.score.probability if sal.score.probability is not None else float("nan")
+        logit = sal.score.logit
         ood = domain_reasons(model, image)
+        geometry = pre.measure_kwargs(image)
         for method in methods:
             if method == "isophote":
                 rows.append(measurement_row(key, method, isophote_checked(iso.measurement, prob, threshold),
@@ -146,7 +146,7 @@ def measure_dataset(
                                             framing="isophote (no network)", box=None))
                 continue
             try:
-                m = measure_bar(sal.map, method, options=(options or {}).get(method), **pre.measure_kwargs(image))
+                m = measure_bar(sal.map, method, options=(options or {}).get(method), **geometry)
             except GalaxyscopeError as exc:
                 failures.append(ImageReadError(image.path or key, f"{method}: {exc}"))
                 continue
