@@ -345,3 +345,34 @@ def test_empty_file_becomes_a_new_database(tmp_path):
     db.touch()
     with AnnotationStore(db) as store:
         assert store.schema_version == SCHEMA_VERSION and store.counts().images == 0
+
+
+def test_programs_creating_one_new_database_at_once_all_open_it(tmp_path):
+    """Several programs opening the same new file at once all get WAL and open it:
+    SQLite answers the losers of the WAL switch with SQLITE_BUSY without waiting, so
+    the busy timeout must be honoured by a retry (CI once failed on exactly this)."""
+    import threading
+
+    for k in range(40):
+        path = tmp_path / f"race{k}.db"
+        errors: list[BaseException] = []
+        start = threading.Barrier(4)
+
+        def open_it() -> None:
+            engine = make_engine(path, busy_timeout_s=5.0)
+            start.wait()
+            try:
+                with engine.connect() as conn:
+                    mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+                    assert str(mode).lower() == "wal"
+            except BaseException as err:  # noqa: BLE001 - collected and asserted below
+                errors.append(err)
+            finally:
+                engine.dispose()
+
+        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, f"round {k}: {errors[0]!r}"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,27 @@ def check_file(path: Path, *, readonly: bool) -> bool:
     return True
 
 
+def switch_to_wal(cur: sqlite3.Cursor, busy_timeout_s: float) -> str:
+    """``PRAGMA journal_mode = WAL``, retried while another connection holds the lock.
+
+    Two programs opening a new database at once both try to switch it to WAL; the one
+    that loses can get SQLITE_BUSY at once, without SQLite calling its busy handler
+    (SQLite refuses to wait when waiting could deadlock). So the wait the busy timeout
+    promises is done here, with short sleeps, until the switch succeeds or time is up.
+    """
+    deadline = time.monotonic() + busy_timeout_s
+    pause = 0.005
+    while True:
+        try:
+            return str(cur.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as err:
+            low = str(err).lower()
+            if ("locked" not in low and "busy" not in low) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 def make_engine(path: Path, *, readonly: bool = False,
                 busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Engine:
     """An SQLAlchemy engine on ``path`` with WAL, FULL sync, foreign keys and a busy timeout
@@ -121,7 +143,7 @@ def make_engine(path: Path, *, readonly: bool = False,
             cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             cur.execute("PRAGMA foreign_keys = ON")
             if not readonly:
-                mode_now = cur.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                mode_now = switch_to_wal(cur, busy_timeout_s)
                 if str(mode_now).lower() != "wal":
                     raise sqlite3.OperationalError(f"cannot switch to WAL (journal mode {mode_now})")
                 cur.execute("PRAGMA synchronous = FULL")
