@@ -1,0 +1,140 @@
+"""P(has_bar) AUC of one or more models on the real validation sets and a synthetic set, fast.
+
+Why: choosing between training recipes (issue 14) needs the classification numbers on every
+set, with bootstrap intervals, in seconds per model, not the full saliency evaluation
+(``benchmarks/eval_real.py``). Each model frames images as its metadata says (galaxy framing
+for the shipped one), exactly as the window and ``galaxyscope measure`` do.
+
+    python experiments/real_auc.py resources/models/default.safetensors other.safetensors \
+        --synthetic /work/data/val200 --json out.json --markdown out.md
+
+Sets and labels (validation sets: select on them, never report them as a test):
+- ``gz-bar-examples`` (22): ``*_a-0_*`` barred, ``*_a-1_*`` not; also per survey (sdss, decals);
+- ``galaxy-builder-dev`` (89, greyscale r band): barred = GZ2 ``p_bar >= 0.5``;
+- a synthetic set (``--synthetic``): "measurable" = measurable bars (has_bar and simulated vote
+  ``t03_bar_a06_bar_fraction >= 0.5``) against all unbarred; "all bars" = has_bar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from galaxyscope.evaluate.classification import Estimate, auc_interval  # noqa: E402
+from galaxyscope.images.imageset import ImageSet  # noqa: E402
+from galaxyscope.model.checkpoint import load_checkpoint  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+BATCH = 32
+
+
+def bar_probabilities(model, image_set: ImageSet) -> tuple[list[str], np.ndarray]:
+    """(keys, P(has_bar)) for every readable image of the set, in the model's own framing."""
+    index = model.output_index("has_bar") if "has_bar" in model.meta.output_names else 0
+    keys: list[str] = []
+    probs: list[np.ndarray] = []
+    batch, batch_keys = [], []
+    for i, entry in enumerate(image_set.entries):
+        try:
+            batch.append(image_set[i])
+        except Exception as err:  # noqa: BLE001 - a bad file is reported and skipped
+            print(f"skipped {entry.key}: {err}", file=sys.stderr)
+            continue
+        batch_keys.append(entry.key)
+        if len(batch) == BATCH or i == len(image_set.entries) - 1:
+            probs.append(model.predict(batch)[:, index])
+            keys += batch_keys
+            batch, batch_keys = [], []
+    if batch:
+        probs.append(model.predict(batch)[:, index])
+        keys += batch_keys
+    return keys, np.concatenate(probs) if probs else np.zeros(0)
+
+
+def _column(image_set: ImageSet, keys: list[str], name: str) -> np.ndarray:
+    cat = image_set.catalogue
+    row_of = {e.key: e.row_index for e in image_set.entries}
+    rows = np.array([row_of[k] for k in keys])
+    return np.ma.filled(np.ma.asarray(cat[name], dtype=float), np.nan)[rows]
+
+
+def evaluate_model(path: str, sets: dict[str, ImageSet]) -> dict[str, Estimate]:
+    """Every AUC row for one model."""
+    model = load_checkpoint(path)
+    out: dict[str, Estimate] = {}
+    for name, image_set in sets.items():
+        keys, p = bar_probabilities(model, image_set)
+        if name == "gz-bar-examples":
+            barred = np.array(["_a-0_" in k for k in keys])
+            out["gz22"] = auc_interval(p, barred)
+            for survey in ("sdss", "decals"):
+                sel = np.array([k.startswith(survey) for k in keys])
+                out[f"gz22_{survey}"] = auc_interval(p[sel], barred[sel])
+        elif name == "galaxy-builder-dev":
+            out["gb_dev"] = auc_interval(p, _column(image_set, keys, "p_bar") >= 0.5)
+        else:
+            has = _column(image_set, keys, "has_bar") > 0.5
+            vote = _column(image_set, keys, "t03_bar_a06_bar_fraction")
+            measurable = has & (vote >= 0.5)
+            keep = measurable | ~has
+            out["synthetic_measurable"] = auc_interval(p[keep], measurable[keep])
+            out["synthetic_all_bars"] = auc_interval(p, has)
+    return out
+
+
+COLUMNS = ("gz22", "gz22_sdss", "gz22_decals", "gb_dev", "synthetic_measurable", "synthetic_all_bars")
+
+
+def markdown(results: dict[str, dict[str, Estimate]], labels: dict[str, str]) -> str:
+    present = [c for c in COLUMNS if any(c in r for r in results.values())]
+    lines = ["| model | " + " | ".join(present) + " |", "|---" * (len(present) + 1) + "|"]
+    for path, row in results.items():
+        cells = [row[c].format() if c in row else "–" for c in present]
+        lines.append(f"| {labels.get(path, Path(path).name)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="+", help="checkpoints (.safetensors); LABEL=PATH names a row")
+    ap.add_argument("--examples", default=str(SHARED / "gz-bar-examples"))
+    ap.add_argument("--galaxy-builder", default=str(SHARED / "galaxy-builder-dev"))
+    ap.add_argument("--synthetic", help="synthetic VALIDATION set (e.g. /work/data/val200)")
+    ap.add_argument("--json", help="write the numbers here")
+    ap.add_argument("--markdown", help="write the table here")
+    args = ap.parse_args(argv)
+    sets: dict[str, ImageSet] = {}
+    for name, path in (("gz-bar-examples", args.examples), ("galaxy-builder-dev", args.galaxy_builder),
+                       ("synthetic", args.synthetic)):
+        if path and Path(path).exists():
+            sets[name] = ImageSet.open(path)
+        elif path:
+            print(f"{path}: not found, skipped", file=sys.stderr)
+    labels, results = {}, {}
+    for spec in args.models:
+        label, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        labels[path] = label or Path(path).stem
+        t0 = time.perf_counter()
+        results[path] = evaluate_model(path, sets)
+        print(f"{labels[path]}: " + ", ".join(f"{k} {v.format()}" for k, v in results[path].items())
+              + f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+    table = markdown(results, labels)
+    print(table)
+    if args.markdown:
+        Path(args.markdown).write_text(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {labels[p]: {k: vars(v) for k, v in r.items()} for p, r in results.items()}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
