@@ -53,9 +53,12 @@ class SmallCNN(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(cin, n_outputs)
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """N x width pooled features: what the head reads (domain adaptation aligns these)."""
+        return self.pool(self.features(x)).flatten(1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(self.features(x)).flatten(1)
-        return self.head(self.dropout(x))
+        return self.head(self.dropout(self.embed(x)))
 
 
 class BasicBlock(nn.Module):
@@ -108,9 +111,12 @@ class ResNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(cin, n_outputs)
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """N x width pooled features: what the head reads."""
+        return self.pool(self.stages(self.stem(x))).flatten(1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool(self.stages(self.stem(x))).flatten(1)
-        return self.head(self.dropout(x))
+        return self.head(self.dropout(self.embed(x)))
 
 
 class EvidenceNet(nn.Module):
@@ -146,10 +152,18 @@ class EvidenceNet(nn.Module):
         return self.to_maps(self.features(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e = self.evidence(x).flatten(2)
+        return self._pool_maps(self.to_maps(self.features(x)))
+
+    def _pool_maps(self, maps: torch.Tensor) -> torch.Tensor:
+        e = maps.flatten(2)
         r = self.sharpness
         pooled = (torch.logsumexp(r * e, dim=2) - math.log(e.shape[2])) / r
         return pooled + self.bias
+
+    def logits_and_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and N x width spatially averaged features, from one pass."""
+        f = self.features(x)
+        return self._pool_maps(self.to_maps(f)), f.mean(dim=(2, 3))
 
 
 NETWORKS: dict[str, NetworkFactory] = {
@@ -174,6 +188,58 @@ def build_network(name: str, n_outputs: int, in_channels: int = 3, **kwargs) -> 
     except KeyError:
         raise KeyError(f"unknown architecture {name!r}; known: {', '.join(available_networks())}") from None
     return factory(n_outputs=n_outputs, in_channels=in_channels, **kwargs)
+
+
+def logits_and_features(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N x outputs logits, N x F pooled features) from one forward pass.
+
+    Why: domain adaptation (``model.adapt``) aligns the features the head reads
+    on synthetic and real images, and must not pay for a second pass.
+    """
+    if hasattr(net, "logits_and_features"):
+        return net.logits_and_features(x)
+    if hasattr(net, "embed") and hasattr(net, "head"):
+        f = net.embed(x)
+        return net.head(net.dropout(f) if hasattr(net, "dropout") else f), f
+    raise TypeError(f"{type(net).__name__} exposes no pooled features (needs embed() and head)")
+
+
+def output_layer_names(net: nn.Module) -> list[str]:
+    """State-dict keys whose first dimension is the number of outputs (the head's rows)."""
+    if isinstance(net, EvidenceNet):
+        return ["to_maps.weight", "to_maps.bias", "bias"]
+    return ["head.weight", "head.bias"]
+
+
+def load_extended(net: nn.Module, state: dict[str, torch.Tensor]) -> int:
+    """Load ``state`` (a model with fewer outputs) into ``net``, keeping ``net``'s extra outputs new.
+
+    Every weight is copied; in the output layer (``output_layer_names``) the
+    first rows, one per old output, are copied and the remaining rows keep the
+    fresh initialisation ``net`` was built with. So before any training the old
+    outputs predict exactly what the old model predicted. Returns the number of
+    new outputs. Raises ValueError for any other mismatch.
+    """
+    own = net.state_dict()
+    if set(own) != set(state):
+        raise ValueError(f"the starting model's layers differ: missing {sorted(set(own) - set(state))[:3]}, "
+                         f"unexpected {sorted(set(state) - set(own))[:3]}")
+    grow = set(output_layer_names(net))
+    merged, added = {}, 0
+    for key, mine in own.items():
+        theirs = state[key]
+        if mine.shape == theirs.shape:
+            merged[key] = theirs.to(mine)
+        elif key in grow and mine.shape[1:] == theirs.shape[1:] and mine.shape[0] > theirs.shape[0]:
+            t = mine.clone()
+            t[: theirs.shape[0]] = theirs.to(mine)
+            merged[key] = t
+            added = mine.shape[0] - theirs.shape[0]
+        else:
+            raise ValueError(f"layer {key}: the starting model has shape {tuple(theirs.shape)}, "
+                             f"this network {tuple(mine.shape)}")
+    net.load_state_dict(merged)
+    return added
 
 
 def count_parameters(net: nn.Module) -> int:

@@ -175,6 +175,33 @@ def load_training_data(dataset: Any, targets: list[str] | None = None, regress: 
         raise TrainingDataError(f"{dataset}: no rows with usable values in {', '.join(names)} "
                                 f"({', '.join(f'{v} {k}' for k, v in dropped.items())})")
 
+    images, kept, skipped, masks = read_images(imageset, rows, preprocessing, mask_names=mask_names,
+                                               progress=progress, cancel=cancel)
+    if not kept:
+        raise TrainingDataError(f"{dataset}: none of the {len(rows)} images could be read "
+                                f"(first problem: {skipped[0] if skipped else 'unknown'})")
+    keys = [str(imageset.entries[i].key) for i in kept]
+    y = values[kept].astype(np.float32)
+    sizes = [_entry_size(imageset, i) for i in kept]
+    mode = "classify" if classify else "regress"
+    return TrainingData(images=images, targets=y, keys=keys, target_names=names,
+                        classify=classify, skipped=skipped, dropped=dropped,
+                        data_hash=training_data_hash(keys, y, sizes, names, mode), masks=masks)
+
+
+def read_images(imageset: Any, rows: np.ndarray | list[int], preprocessing: Preprocessing, *,
+                mask_names: list[str] | None = None, progress: Progress | None = None,
+                cancel: Cancel | None = None, inspect: Callable[[Any], None] | None = None,
+                ) -> tuple[torch.Tensor, list[int], list[str], torch.Tensor | None]:
+    """Read and preprocess the given rows of an image set once, as training keeps them.
+
+    Returns (images N x C x S x S: uint8 = value/255 for per-image normalisation,
+    else float16; the entry indices that were read; "path: reason" for each
+    unreadable file, the set's own listing failures first; masks or None).
+    Shared by the labelled, weakly labelled and unlabelled loaders so all of them
+    store and skip the same way. ``inspect(image)`` is called with each image
+    read (after preprocessing, so e.g. its cached galaxy extent can be counted).
+    """
     store_uint8 = preprocessing.normalisation == "per-image"
     s = preprocessing.input_size
     images = torch.empty((len(rows), preprocessing.channels, s, s),
@@ -186,8 +213,11 @@ def load_training_data(dataset: Any, targets: list[str] | None = None, regress: 
         if cancel is not None and cancel():
             raise CancelledError("training data loading cancelled")
         try:
-            x = preprocessing.to_model(imageset[int(i)])[0]
-            if masks is not None and mask_names[int(i)]:
+            image = imageset[int(i)]
+            x = preprocessing.to_model(image)[0]
+            if inspect is not None:
+                inspect(image)
+            if masks is not None and mask_names is not None and mask_names[int(i)]:
                 masks[len(kept), 0] = _read_row_mask(imageset, mask_names[int(i)], preprocessing)
         except ImageReadError as exc:
             skipped.append(str(exc))
@@ -197,17 +227,8 @@ def load_training_data(dataset: Any, targets: list[str] | None = None, regress: 
             kept.append(int(i))
         if progress is not None:
             progress(n + 1, len(rows))
-    if not kept:
-        raise TrainingDataError(f"{dataset}: none of the {len(rows)} images could be read "
-                                f"(first problem: {skipped[0] if skipped else 'unknown'})")
-    keys = [str(imageset.entries[i].key) for i in kept]
-    y = values[kept].astype(np.float32)
-    sizes = [_entry_size(imageset, i) for i in kept]
-    mode = "classify" if classify else "regress"
-    return TrainingData(images=images[: len(kept)].clone(), targets=y, keys=keys, target_names=names,
-                        classify=classify, skipped=skipped, dropped=dropped,
-                        data_hash=training_data_hash(keys, y, sizes, names, mode),
-                        masks=masks[: len(kept)].clone() if masks is not None else None)
+    return (images[: len(kept)].clone(), kept, skipped,
+            masks[: len(kept)].clone() if masks is not None else None)
 
 
 def _mask_names(imageset: Any, column: str) -> list[str]:
