@@ -18,10 +18,15 @@ Two modes, as in Bhambra et al. (2022):
 Training is seeded (network init, split, shuffles, augmentation) and on a CPU
 the same seed gives the same weights. Early stopping watches the validation
 loss and the best epoch's weights are the ones returned.
+
+Real images (``real=RealDataConfig(...)``, see ``model.realdata``) can join a
+synthetic run: unlabelled folders for domain adaptation and weakly labelled
+folders whose labels become extra outputs after the synthetic ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -36,10 +41,12 @@ from galaxyscope.model.augment import AugmentConfig, augment_with_masks
 from galaxyscope.model.device import pick_device
 from galaxyscope.model.guidance import GuidanceConfig, guidance_penalty
 from galaxyscope.model.loaded import LoadedModel, ModelMeta
-from galaxyscope.model.networks import build_network, count_parameters
+from galaxyscope.model.networks import build_network, count_parameters, load_extended, logits_and_features
 from galaxyscope.model.preprocess import Preprocessing
+from galaxyscope.model.realdata import RealData, RealDataConfig, RealTraining, load_real_data
 from galaxyscope.model.trainset import TrainingData, TrainingDataError, load_training_data
 from galaxyscope.model.val_metrics import ValMetrics, output_metrics
+from galaxyscope.model.weak_labels import PREFIX as WEAK_PREFIX
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
@@ -64,12 +71,17 @@ class EpochRecord:
     images_per_second: float
     train_guidance: float | None = None  # mean guidance penalty of the epoch (None: no guidance)
     val_guidance: float | None = None  # the same penalty on the validation images
+    adapt: dict[str, float] | None = None  # domain adaptation: mean loss (DANN: head accuracy, strength)
 
     def describe(self, epochs: int) -> str:
         val = self.val.describe() if self.val else "no validation"
         if self.val_guidance is not None:
             val = f"validation guidance penalty {self.val_guidance:.3f}; " + val
         guide = "" if self.train_guidance is None else f" (guidance penalty {self.train_guidance:.3f})"
+        if self.adapt:
+            acc = self.adapt.get("domain_accuracy")
+            extra = "" if acc is None else f", domain accuracy {acc:.2f}"
+            guide += f" (domain loss {self.adapt['loss']:.3g}{extra})"
         return (f"epoch {self.epoch}/{epochs}: train loss {self.train_loss:.4g}{guide}; {val} "
                 f"({self.seconds:.1f} s, {self.images_per_second:.0f} img/s)")
 
@@ -89,6 +101,7 @@ class TrainResult:
     dropped: dict[str, int] = field(default_factory=dict)
     stopped_early: bool = False
     seconds: float = 0.0
+    real: dict[str, Any] | None = None  # what real images were used (``RealTraining.record``)
 
     @property
     def images_per_second(self) -> float:
@@ -106,6 +119,8 @@ class TrainResult:
                  + (f", {len(self.skipped)} unreadable skipped" if self.skipped else "")]
         for reason, n in self.dropped.items():
             lines.append(f"rows left out: {n} ({reason})")
+        if self.real:
+            lines.append(_describe_real(self.real))
         stop = " (early stop)" if self.stopped_early else ""
         monitor = (meta.metrics or {}).get("monitor")
         chosen = f" (chosen on {monitor}'s validation score)" if monitor else ""
@@ -157,7 +172,7 @@ def _evaluate(net: torch.nn.Module, data: TrainingData, idx: np.ndarray, y_scale
     for start in range(0, len(idx), batch_size):
         b = torch.as_tensor(idx[start:start + batch_size])
         outs.append(net(data.as_float(b).to(device)).float().cpu())
-    out = torch.cat(outs)
+    out = torch.cat(outs)[:, :len(data.target_names)]  # weak outputs are validated on their own images
     val_loss = float(_loss(out, y_scaled[idx], data.classify, loss))
     pred = torch.sigmoid(out).numpy() if data.classify else out.numpy() * scale[None, :] + offset[None, :]
     return ValMetrics(loss=val_loss, n=len(idx),
@@ -179,7 +194,7 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                 device: str | torch.device | None = None, loss: str = "bce",
                 augment: AugmentConfig | None = AugmentConfig(), positive_only: bool = True,
                 guidance: GuidanceConfig | None = None, init: LoadedModel | None = None,
-                monitor: str | None = None,
+                monitor: str | None = None, real: RealDataConfig | RealData | None = None,
                 progress: Progress | None = None, load_progress: Progress | None = None,
                 cancel: Cancel | None = None, log: Log | None = None) -> TrainResult:
     """Train a network on an image set's catalogue columns; returns the best epoch's model.
@@ -194,14 +209,25 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
     ``guidance`` adds the bar-mask saliency penalty (see ``model.guidance``);
     the dataset must then name a mask per image. ``init`` starts from a trained
     model's weights (fine-tuning); its architecture, outputs and preprocessing
-    must match the run's.
+    must match the run's, except that the run may add weak outputs after the
+    model's (their head rows start fresh) and that the model's framing (an
+    inference setting) is kept.
+
+    ``real`` adds real images (``model.realdata``): unlabelled ones for domain
+    adaptation, weakly labelled ones as extra outputs ``weak_*`` after the
+    targets; they are read with galaxy framing, as inference frames them.
 
     ``monitor`` picks the epoch (and stops early) on one output's validation AUC
     (classification; its RMSE where the AUC is undefined, and for regression)
     instead of the summed validation loss of all outputs: with several outputs
     the sum can bottom out while the output you care about still improves.
     """
-    if monitor is not None and targets is not None and regress is None and monitor not in targets:
+    real_cfg = real.config if isinstance(real, RealData) else real
+    weak_runs = bool(real_cfg is not None and real_cfg.weak)
+    if weak_runs and regress is not None:
+        raise TrainingDataError("weak labels (--weak) are classification outputs: they need --target, not --regress")
+    if monitor is not None and targets is not None and regress is None and monitor not in targets \
+            and not weak_runs:
         raise TrainingDataError(f"--monitor {monitor}: not one of the outputs being trained ({', '.join(targets)})")
     if monitor is not None and val_fraction == 0:
         raise TrainingDataError(f"--monitor {monitor} needs a validation split (val_fraction > 0)")
@@ -226,10 +252,16 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
     say(f"loaded {len(data)} images ({len(data.skipped)} unreadable skipped)")
     for problem in data.skipped[:20]:
         say(f"skipped {problem}")
+    real_data = _real_data(real, preprocessing, init, seed, cancel, say)
+    weak_names = list(real_data.weak.names) if real_data is not None and real_data.weak is not None else []
+    clash = [n for n in weak_names if n in data.target_names]
+    if clash:
+        raise TrainingDataError(f"weak output {clash[0]!r} has the name of a synthetic target")
+    output_names = list(data.target_names) + weak_names
 
-    if monitor is not None and monitor not in data.target_names:
+    if monitor is not None and monitor not in output_names:
         raise TrainingDataError(f"--monitor {monitor}: not one of the outputs being trained "
-                                f"({', '.join(data.target_names)})")
+                                f"({', '.join(output_names)})")
     guide_index = _guide_index(data, guidance)
     strata = (data.targets[:, 0] >= 0.5).astype(int) if data.classify else None
     train_idx, val_idx = split_indices(len(data), val_fraction, seed, strata)
@@ -255,17 +287,24 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
     masks = data.masks.to(dev) if guide_index is not None else None
     arch_kwargs = dict(arch_kwargs or {})
     if init is not None:
-        architecture, arch_kwargs = _check_init(init, architecture, data, preprocessing)
+        architecture, arch_kwargs = _check_init(init, architecture, data, preprocessing, output_names)
 
     fork_devices = [dev.index or 0] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):  # seed locally; leave the caller's RNG alone
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
-        net = build_network(architecture, len(data.target_names), preprocessing.channels, **arch_kwargs).to(dev)
+        net = build_network(architecture, len(output_names), preprocessing.channels, **arch_kwargs).to(dev)
         if init is not None:
-            net.load_state_dict({k: v.to(dev) for k, v in init.net.state_dict().items()})
+            added = load_extended(net, {k: v.to(dev) for k, v in init.net.state_dict().items()})
+            if added:
+                say(f"starting model extended by {added} new output(s): {', '.join(output_names[-added:])}")
         n_params = count_parameters(net)
-        opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+        rt = None
+        if real_data is not None:
+            rt = RealTraining(real_data, len(data.target_names), _n_features(net, preprocessing, dev), batch_size,
+                              val_fraction=val_fraction, seed=seed, loss=loss, device=dev)
+        opt = torch.optim.AdamW(list(net.parameters()) + (rt.parameters() if rt else []), lr=lr,
+                                weight_decay=weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
         history: list[EpochRecord] = []
         best_state: dict[str, torch.Tensor] = {}
@@ -274,6 +313,8 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
         for epoch in range(1, epochs + 1):
             t0 = time.perf_counter()
             net.train()
+            if rt is not None:
+                rt.train()
             order = train_idx[torch.randperm(n_train, generator=gen).numpy()]
             running, seen, penalty_sum, guided = 0.0, 0, 0.0, 0
             for s in range(steps):
@@ -288,7 +329,11 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                 if augment is not None:
                     x, m = augment_with_masks(x, m, gen, augment)
                 y = y_scaled[b].to(dev)
-                batch_loss = _loss(net(x), y, data.classify, loss)
+                if rt is None:
+                    batch_loss = _loss(net(x), y, data.classify, loss)
+                else:  # real images join the batch: weak outputs, domain adaptation
+                    batch_loss = rt.step_loss(net, x, lambda out: _loss(out, y, data.classify, loss), gen,
+                                              augment, step / total_steps)
                 if guide_index is not None and guidance is not None and m is not None:
                     penalty = guidance_penalty(net, x, m, guide_index, guidance, gen)
                     batch_loss = batch_loss + guidance.weight * penalty
@@ -309,6 +354,8 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
             if len(val_idx):
                 val = _evaluate(net, data, val_idx, y_scaled, scale, offset, train_mean, loss, dev,
                                 2 * batch_size)
+                if rt is not None:
+                    val = _with_weak_validation(val, rt, net, 2 * batch_size)
             val_guide = None
             if len(val_idx) and guide_index is not None and masks is not None and guidance is not None:
                 val_guide = _val_guidance(net, data, val_idx, masks, guide_index, guidance, dev, batch_size)
@@ -316,7 +363,8 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                                  val_guidance=val_guide,
                                  seconds=time.perf_counter() - t0,
                                  images_per_second=seen / train_seconds if train_seconds > 0 else math.nan,
-                                 train_guidance=penalty_sum / guided if guided else None)
+                                 train_guidance=penalty_sum / guided if guided else None,
+                                 adapt=rt.epoch_summary() if rt is not None else None)
             history.append(record)
             say(record.describe(epochs))
             if not math.isfinite(record.train_loss) or (val is not None and not math.isfinite(val.loss)):
@@ -341,11 +389,18 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
             progress(total_steps, total_steps)
 
     net.load_state_dict(best_state)
+    real_record = rt.record() if rt is not None else None
+    if real_record is not None and real_record.get("adapt"):
+        real_record["adapt"]["history"] = [h.adapt for h in history]
+    if init is not None and init.meta.min_bar_probability is not None:
+        say("the starting model's P(bar) gate is not carried over: calibrate the new model "
+            "(tools/calibrate_real.py)")
     meta = ModelMeta(
         architecture=architecture,
-        output_names=list(data.target_names),
-        sigmoid_outputs=[data.classify] * len(data.target_names),
-        preprocessing=preprocessing,
+        output_names=output_names,
+        sigmoid_outputs=[data.classify] * len(output_names),
+        preprocessing=_saved_preprocessing(preprocessing, init, real_data),
+        domain=dict(init.meta.domain or {}) if init is not None else {},
         task="classify" if data.classify else "regress",
         arch_kwargs=arch_kwargs,
         target_scale=None if data.classify else [float(scale[0])],
@@ -359,14 +414,15 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                  "guidance": guidance.to_dict() if guidance else None,
                  "init_from_sha256": init.sha256 if init is not None else None,
                  "monitor": monitor,
-                 "guidance_penalty": history[-1].train_guidance if history else None},
-        notes=_notes(data, loss, positive_only),
+                 "guidance_penalty": history[-1].train_guidance if history else None,
+                 "real": real_record},
+        notes=_notes(data, loss, positive_only) + (_weak_note(weak_names) if weak_names else ""),
     )
     model = LoadedModel(net=net, meta=meta, device=dev)
     return TrainResult(model=model, history=history, best_epoch=best_epoch, best=best_val, n_train=n_train,
                        n_val=int(len(val_idx)), n_parameters=n_params, skipped=list(data.skipped),
                        dropped=dict(data.dropped), stopped_early=stopped_early,
-                       seconds=time.perf_counter() - t_start)
+                       seconds=time.perf_counter() - t_start, real=real_record)
 
 
 def _val_guidance(net: torch.nn.Module, data: TrainingData, idx: np.ndarray, masks: torch.Tensor,
@@ -421,14 +477,98 @@ def _guide_index(data: TrainingData, guidance: GuidanceConfig | None) -> int | N
     return data.target_names.index(guidance.output)
 
 
-def _check_init(init: LoadedModel, architecture: str, data: TrainingData,
-                preprocessing: Preprocessing) -> tuple[str, dict[str, Any]]:
-    """The starting model must fit this run: same outputs and preprocessing."""
+def _check_init(init: LoadedModel, architecture: str, data: TrainingData, preprocessing: Preprocessing,
+                output_names: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """The starting model must fit this run: same outputs and preprocessing.
+
+    Allowed differences: the run may add weak outputs (``weak_*``) after the
+    model's outputs (the model's must still start with all the synthetic
+    targets, in order), and the framing may differ (synthetic training images
+    always use the fixed crop; the galaxy framing is how the model is used).
+    """
     meta = init.meta
-    if list(meta.output_names) != list(data.target_names):
+    names = list(data.target_names) if output_names is None else list(output_names)
+    old = list(meta.output_names)
+    extra = names[len(old):]
+    extends = (len(old) >= len(data.target_names) and names[:len(old)] == old and bool(extra)
+               and all(n.startswith(WEAK_PREFIX) for n in extra))
+    if old != names and not extends:
         raise TrainingDataError(f"the starting model's outputs ({', '.join(meta.output_names)}) differ from "
-                                f"the targets ({', '.join(data.target_names)})")
-    if meta.preprocessing != preprocessing:
+                                f"the targets ({', '.join(names)})")
+    if _unframed(meta.preprocessing) != _unframed(preprocessing):
         raise TrainingDataError(f"the starting model's preprocessing ({meta.preprocessing}) differs from "
                                 f"this run's ({preprocessing})")
     return meta.architecture, dict(meta.arch_kwargs or {})
+
+
+def _unframed(pre: Preprocessing) -> Preprocessing:
+    return dataclasses.replace(pre, framing="fixed", frame_r90=0.0)
+
+
+def _saved_preprocessing(preprocessing: Preprocessing, init: LoadedModel | None,
+                         real: RealData | None) -> Preprocessing:
+    """How the new model frames images: the starting model's framing, else the real images' framing.
+
+    Why: a model that learnt real galaxies framed by their size must be used the
+    same way; a fine-tuned model keeps its calibrated framing.
+    """
+    if init is not None and init.meta.preprocessing.uses_galaxy_framing:
+        src = init.meta.preprocessing
+        return dataclasses.replace(preprocessing, framing=src.framing, frame_r90=src.frame_r90)
+    if real is not None:
+        return dataclasses.replace(preprocessing, framing="galaxy", frame_r90=real.preprocessing.frame_r90)
+    return preprocessing
+
+
+def _real_data(real: RealDataConfig | RealData | None, preprocessing: Preprocessing, init: LoadedModel | None,
+               seed: int, cancel: Cancel | None, say: Log) -> RealData | None:
+    """Load the configured real folders (or check preloaded ones fit the run's input)."""
+    if real is None or (isinstance(real, RealDataConfig) and not real.active):
+        return None
+    if isinstance(real, RealData):
+        pre = real.preprocessing
+        if (pre.input_size, pre.channels) != (preprocessing.input_size, preprocessing.channels):
+            raise ValueError(f"the real images are {pre.channels} x {pre.input_size} px but the run's input is "
+                             f"{preprocessing.channels} x {preprocessing.input_size}")
+        return real
+    return load_real_data(real, preprocessing, init=init, seed=seed, cancel=cancel, log=say)
+
+
+@torch.no_grad()
+def _n_features(net: torch.nn.Module, preprocessing: Preprocessing, device: torch.device) -> int:
+    """Width of the pooled features (one eval-mode pass on zeros: no statistics change)."""
+    was = net.training
+    net.eval()
+    s = preprocessing.input_size
+    _, feats = logits_and_features(net, torch.zeros(1, preprocessing.channels, s, s, device=device))
+    net.train(was)
+    return int(feats.shape[1])
+
+
+def _with_weak_validation(val: ValMetrics, rt: RealTraining, net: torch.nn.Module, batch_size: int) -> ValMetrics:
+    """The synthetic validation plus the weak outputs' (on held-out weak images); the loss
+    adds weak_weight x the weak loss, as training does."""
+    weak_loss, weak_outputs, n = rt.validate(net, batch_size)
+    if n == 0:
+        return val
+    return ValMetrics(loss=val.loss + rt.weak_weight * weak_loss, n=val.n, outputs=val.outputs + weak_outputs)
+
+
+def _weak_note(names: list[str]) -> str:
+    return (f"; outputs {', '.join(names)} are weak labels of real images (see metrics.real.weak), "
+            "trained with a loss that ignores rows without their label")
+
+
+def _describe_real(rec: dict[str, Any]) -> str:
+    """One line on the real images a run used."""
+    parts = []
+    if rec.get("n_unlabelled"):
+        parts.append(f"{rec['n_unlabelled']} unlabelled from {len(rec['unlabelled'])} folder(s)")
+    weak = rec.get("weak")
+    if weak:
+        parts.append(f"{weak['n_images']} weakly labelled ({weak.get('n_train', '?')} train, "
+                     f"{weak.get('n_val', '?')} validation; outputs {', '.join(weak['outputs'])})")
+    adapt = rec.get("adapt")
+    if adapt:
+        parts.append(f"adaptation {adapt['method']} weight {adapt['weight']:g} on the {rec['adapt_target']} images")
+    return f"real images at {rec['framing']['frame_r90']:.3f} x R90: " + "; ".join(parts)
