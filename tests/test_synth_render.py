@@ -159,7 +159,8 @@ def test_everything_scales_with_the_frame(index):
 
 
 def test_gz2_framing_puts_r90_near_fifty_pixels():
-    r90 = [render_galaxy(sample_params(2, i, 424, has_bar=bool(i % 2))).truth.r90_px for i in range(6)]
+    # GZ2 framing is the SDSS style; DECaLS cutouts are framed tighter (frame_zoom > 1)
+    r90 = [render_galaxy(sample_params(2, i, 424, has_bar=bool(i % 2), style="sdss")).truth.r90_px for i in range(6)]
     assert all(30 <= r <= 80 for r in r90), r90
     assert 40 <= float(np.median(r90)) <= 60
 

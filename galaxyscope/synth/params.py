@@ -27,6 +27,8 @@ GZ2_SIZE = 424  # Galaxy Zoo 2 cutouts are 424 x 424 px ...
 GZ2_R90_FRACTION = 0.02  # ... at 0.02 x petroR90_r arcsec per pixel, so R90 = 50 px
 
 ARTEFACT_KINDS = ("none", "star", "trail", "corner")
+MAX_R90_FRACTION = 0.155  # zoomed frames keep R90 <= 0.155 x size (GZ2's largest: 65 px of 424)
+COMPANION_CLEARANCE = 1.15  # companions' light is zero within this many r90_target_px of the centre
 STYLES = ("sdss", "decals")
 
 
@@ -39,12 +41,16 @@ class StyleSpec:
     seeing_arcsec: tuple[float, float]
     sky_sigma: tuple[float, float, float]  # g, r, i noise per native pixel (counts, sky-subtracted)
     band_scale: tuple[float, float, float]  # g, r, i multipliers before make_lupton_rgb
-    colour_saturation: float  # 1 = Lupton's colours; < 1 pulls each band towards the band mean
+    colour_saturation: float  # galaxy light: 1 = Lupton's colours; < 1 pulls each band towards the band mean
     lupton_stretch: float
     lupton_q: float
     lupton_minimum: tuple[float, float, float]  # i, r, g (red, green, blue); < 0 lifts the sky to grey
     n_stars: float  # mean number of stars in a 424 px frame
     n_background_galaxies: float
+    source_saturation: float = 1.0  # the same for stars and background galaxies (real stars keep vivid colours)
+    noise_blur_px: float = 0.0  # Gaussian smoothing of the sky noise (424 px frame): survey resampling + JPEG
+    frame_zoom: tuple[float, float] = (1.0, 1.0)  # R90 on the image = 50 px x zoom (log-uniform range)
+    n_companions: float = 0.6  # mean number of companion galaxies near the target
 
 
 STYLE_SPECS: dict[str, StyleSpec] = {
@@ -52,27 +58,35 @@ STYLE_SPECS: dict[str, StyleSpec] = {
         name="sdss",
         native_pixel_arcsec=0.396,
         seeing_arcsec=(1.1, 1.7),
-        sky_sigma=(0.55, 0.7, 0.95),
-        band_scale=(1.2, 1.0, 0.85),
+        sky_sigma=(0.42, 0.52, 0.7),  # was (0.55, 0.7, 0.95): GZ2 sky noise is ~2/3 of ours
+        band_scale=(1.27, 1.0, 0.95),  # was (1.2, 1.0, 0.85): galaxies too yellow-green vs GZ2
         colour_saturation=1.25,
         lupton_stretch=29.0,
         lupton_q=10.0,
-        lupton_minimum=(-1.0, -0.8, -0.5),
-        n_stars=18.0,
+        lupton_minimum=(-0.4, -0.4, -0.2),  # was (-1.0, -0.8, -0.5): GZ2 sky is ~(4, 4, 2) of 255
+        n_stars=24.0,
         n_background_galaxies=5.0,
+        source_saturation=1.25,
+        noise_blur_px=1.2,
+        frame_zoom=(1.0, 1.0),
+        n_companions=0.6,
     ),
     "decals": StyleSpec(
         name="decals",
         native_pixel_arcsec=0.262,
         seeing_arcsec=(0.9, 1.4),
-        sky_sigma=(2.2, 2.2, 2.4),
-        band_scale=(1.2, 1.0, 0.85),
+        sky_sigma=(1.6, 1.6, 1.75),  # was (2.2, 2.2, 2.4): DECaLS cutouts' sky noise is ~0.7 of ours
+        band_scale=(1.4, 1.0, 0.88),  # was (1.2, 1.0, 0.85): galaxies too yellow vs DECaLS cutouts
         colour_saturation=0.45,
         lupton_stretch=29.0,
         lupton_q=10.0,
-        lupton_minimum=(-2.4, -2.1, -2.1),
-        n_stars=14.0,
+        lupton_minimum=(-1.9, -1.8, -1.65),  # was (-2.4, -2.1, -2.1): sky ~(17, 16, 16) of 255
+        n_stars=18.0,
         n_background_galaxies=8.0,
+        source_saturation=1.1,
+        noise_blur_px=0.6,
+        frame_zoom=(1.3, 2.2),
+        n_companions=0.6,
     ),
 }
 
@@ -112,6 +126,31 @@ class BackgroundGalaxy:
     ellip: float
     theta_deg: float
     colour: Colour
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A galaxy near the target (a group member, or in a merger an interacting partner).
+
+    Why: real cutouts often hold a neighbour, and a model that never saw one may read it as a
+    bar or a spiral arm. Its light is zero within ``COMPANION_CLEARANCE x R90`` of the target, so
+    it never touches the bar (whose tips lie within 1.1 x R90); it is a source like a star, not part of the target's
+    components, so the target's truth (R90, fractions, bar) is unchanged by it.
+    ``tail_length`` > 0: a tidal tail (mergers), a curved streak leaving the companion on the
+    side away from the target, ``tail_flux`` counts in all.
+    """
+
+    x: float
+    y: float
+    flux: float
+    r_eff: float
+    n: float
+    ellip: float
+    theta_deg: float
+    colour: Colour
+    tail_length: float = 0.0
+    tail_flux: float = 0.0
+    tail_curl_deg: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -169,6 +208,9 @@ class GalaxyParams:
     bar_phi_deg: float
     bar_n: float
     bar_amplitude: float
+    bar_boxiness: float  # exponent c of the bar's inner isophotes |x/a|^c + |y/b|^c; 2 = elliptical
+    bar_ansae: float  # brightness of the blobs at the bar's ends, relative to its centre; 0 = none
+    bar_dust_tau: float  # r-band optical depth of the dust lanes along the bar's leading edges
     has_arms: bool
     n_arms: int
     arm_pitch_deg: float
@@ -179,6 +221,9 @@ class GalaxyParams:
     arm_lopsided: float
     arm_lopsided_angle_deg: float
     clumpiness: float
+    arm_wobble: float  # radians: how far each arm strays from a perfect log spiral (varying pitch)
+    arm_flocculence: float  # 0 = grand design, 1 = all light in short, patchy arm segments
+    arm_dust_tau: float  # r-band optical depth of the dust on the arms' inner (concave) edges
     has_ring: bool
     ring_radius_px: float
     ring_width_px: float
@@ -193,6 +238,9 @@ class GalaxyParams:
     noise_grain_px: float  # native pixel size in output pixels: the noise's correlation length
     stars: tuple[PointSource, ...] = ()
     background_galaxies: tuple[BackgroundGalaxy, ...] = ()
+    companions: tuple[Companion, ...] = ()
+    merger: bool = False
+    frame_zoom: float = 1.0  # R90 on the image relative to GZ2's 50 px framing (DECaLS cutouts are tighter)
     artefact: ArtefactSpec = field(default_factory=ArtefactSpec)
     seed: int = 0  # noise and texture seed
 
@@ -239,8 +287,14 @@ def sample_params(
 
     redshift = max(0.01, draw_from_quantiles(rng, "redshift"))
     petro_r90_arcsec = draw_from_quantiles(rng, "r90_arcsec")
-    pixel_scale = GZ2_R90_FRACTION * petro_r90_arcsec * GZ2_SIZE / size
-    r90_target = float(rng.uniform(35.0, 65.0)) * scale
+    # own stream: the survey's framing (DECaLS cutouts show galaxies larger than GZ2's 50 px R90)
+    look_rng = np.random.default_rng([seed, index, 6])
+    zoom = _log_uniform(look_rng, *spec.frame_zoom) if spec.frame_zoom[0] != spec.frame_zoom[1] else spec.frame_zoom[0]
+    r90_gz2 = float(rng.uniform(35.0, 65.0)) * scale
+    # at most MAX_R90_FRACTION x size, so that planted artefacts (1.5 R90 out) stay in the model's crop
+    zoom = min(zoom, max(1.0, MAX_R90_FRACTION * size / r90_gz2))
+    pixel_scale = GZ2_R90_FRACTION * petro_r90_arcsec * GZ2_SIZE / size / zoom
+    r90_target = r90_gz2 * zoom
 
     # mostly the moderate inclinations of GZ2's bar examples (< 60 deg); 15 % steep (60-85 deg)
     steep = rng.random() < 0.15
@@ -276,6 +330,10 @@ def sample_params(
     clumpiness = float(rng.uniform(0.3, 0.9))
     arm_r_in = float(rng.uniform(1.5, 3.0)) * bulge_re
     arm_start_at_bar = float(rng.uniform(0.9, 1.1))  # drawn either way: the rest stays the same
+    # irregular arms: wobbling pitch, patchy (flocculent) segments, dust on the inner edges
+    arm_wobble = float(look_rng.uniform(0.05, 0.45))
+    arm_flocculence = float(look_rng.uniform(0.0, 1.0) ** 1.5)
+    arm_dust_tau = float(look_rng.uniform(0.0, 0.8)) if look_rng.random() < 0.7 else 0.0
 
     bar = _sample_bar(seed, index, has_bar, r90_target, disc_pa, disc_q, disc_sb0, disc_scale, bulge_re)
     if has_bar:
@@ -301,6 +359,9 @@ def sample_params(
 
     stars = _sample_stars(rng, size, spec, psf_fwhm)
     background = _sample_background_galaxies(rng, size, spec, scale)
+    companions, merger = _sample_companions(
+        seed, index, size, spec, centre_x, centre_y, r90_target, disc_sb0, disc_scale, disc_q
+    )
 
     artefact_spec = sample_artefact(seed, index, artefact, size, centre_x, centre_y, r90_target, psf_fwhm)
 
@@ -338,6 +399,9 @@ def sample_params(
         arm_lopsided=float(detail_rng.uniform(0.0, 0.6)),
         arm_lopsided_angle_deg=float(detail_rng.uniform(0.0, 360.0)),
         clumpiness=clumpiness,
+        arm_wobble=arm_wobble,
+        arm_flocculence=arm_flocculence,
+        arm_dust_tau=arm_dust_tau,
         has_ring=has_ring,
         ring_radius_px=ring_radius,
         ring_width_px=ring_width,
@@ -352,6 +416,9 @@ def sample_params(
         noise_grain_px=grain,
         stars=stars,
         background_galaxies=background,
+        companions=companions,
+        merger=merger,
+        frame_zoom=float(zoom),
         artefact=artefact_spec,
         seed=int(np.random.default_rng([seed, index, 4]).integers(0, 2**62)),
     )
@@ -394,7 +461,8 @@ def _sample_bar(
 ) -> dict[str, float]:
     """Bar parameters (zeros when there is none), from their own random stream."""
     if not has_bar:
-        return dict(bar_a_px=0.0, bar_b_px=0.0, bar_phi_deg=0.0, bar_n=1.0, bar_amplitude=0.0)
+        return dict(bar_a_px=0.0, bar_b_px=0.0, bar_phi_deg=0.0, bar_n=1.0, bar_amplitude=0.0,
+                    bar_boxiness=2.0, bar_ansae=0.0, bar_dust_tau=0.0)
     rng = np.random.default_rng([seed, index, 2])
     if rng.random() < 0.15:
         length_scaled = float(rng.uniform(0.08, 0.25))
@@ -412,7 +480,13 @@ def _sample_bar(
     # a Ferrers bar holds pi a b / (n + 1) x amplitude, an exponential disc 2 pi h^2 Sigma0
     bar_to_disc = _log_uniform(rng, 0.03, 0.35)
     amplitude = bar_to_disc * 2.0 * disc_scale**2 * disc_sb0 * (bar_n + 1.0) / (a * b)
-    return dict(bar_a_px=a, bar_b_px=b, bar_phi_deg=phi, bar_n=bar_n, bar_amplitude=amplitude)
+    # real bars: boxy ends (60 %), bright ansae at the tips (30 %), dust lanes on the leading
+    # edges of strong bars (50 %); all inside the outline, so the truth (length, mask) is unchanged
+    boxiness = float(rng.uniform(2.5, 4.5)) if rng.random() < 0.6 else 2.0
+    ansae = float(rng.uniform(0.3, 1.2)) if rng.random() < 0.3 else 0.0
+    dust_tau = float(rng.uniform(0.3, 1.2)) if rng.random() < 0.5 else 0.0
+    return dict(bar_a_px=a, bar_b_px=b, bar_phi_deg=phi, bar_n=bar_n, bar_amplitude=amplitude,
+                bar_boxiness=boxiness, bar_ansae=ansae, bar_dust_tau=dust_tau)
 
 
 def _sample_stars(rng: np.random.Generator, size: int, spec: StyleSpec, psf_fwhm: float) -> tuple[PointSource, ...]:
@@ -420,23 +494,80 @@ def _sample_stars(rng: np.random.Generator, size: int, spec: StyleSpec, psf_fwhm
     area = (size / GZ2_SIZE) ** 2
     count = int(rng.poisson(spec.n_stars * area))
     sigma_psf = psf_fwhm / 2.355
-    faintest = 5.0 * spec.sky_sigma[1] * 2.0 * math.pi * sigma_psf**2  # peak ~ 5 sky sigma
+    faintest = 4.0 * spec.sky_sigma[1] * 2.0 * math.pi * sigma_psf**2  # peak ~ 4 sky sigma
     stars = []
     for _ in range(count):
         flux = faintest * float(rng.random()) ** (-1.0 / 0.5)  # N(>F) ~ F^-0.5
         flux = min(flux, faintest * 1e4)
         peak = flux / (2.0 * math.pi * sigma_psf**2)
         spikes = 3.0 * psf_fwhm * math.log10(peak / 2000.0) if peak > 4000.0 else 0.0
+        colour = _star_colour(rng)
+        if peak > 2000.0:  # saturated on the detector in every band: a white core, as in real fields
+            fade = max(0.25, 1.0 - 0.5 * math.log10(peak / 2000.0))
+            colour = Colour(colour.g_r * fade + 0.3 * (1 - fade), colour.r_i * fade + 0.1 * (1 - fade))
         stars.append(
             PointSource(
                 x=float(rng.uniform(0, size - 1)),
                 y=float(rng.uniform(0, size - 1)),
                 flux=flux,
-                colour=_colour(rng, (0.2, 1.4), (0.05, 0.6)),
+                colour=colour,
                 spike_length=spikes,
             )
         )
     return tuple(stars)
+
+
+def _star_colour(rng: np.random.Generator) -> Colour:
+    """A star on the SDSS stellar locus: mostly G/K stars, some blue turn-off stars, red M dwarfs.
+
+    Why: uniform g-r with uncorrelated r-i gave every star the same pale yellow; real fields
+    show blue-white and deep red stars (r-i rises steeply for g-r > 1.3, Covey et al. 2007).
+    """
+    g_r = float(np.clip(rng.normal(0.75, 0.4), -0.1, 1.6))
+    if g_r > 1.3 or rng.random() < 0.1:  # M dwarfs: saturated g-r, red r-i
+        g_r = max(g_r, 1.3 + 0.15 * float(rng.random()))
+        r_i = float(rng.uniform(0.5, 1.1))
+    else:
+        r_i = 0.38 * g_r - 0.02 + float(rng.normal(0.0, 0.04))
+    return Colour(g_r, r_i)
+
+
+def _sample_companions(
+    seed: int, index: int, size: int, spec: StyleSpec, centre_x: float, centre_y: float, r90: float,
+    disc_sb0: float, disc_scale: float, disc_q: float,
+) -> tuple[tuple[Companion, ...], bool]:
+    """Neighbours of the target (own stream): Poisson number, 8 % of galaxies in a merger.
+
+    Each sits 2-3.5 of its own r_eff beyond COMPANION_CLEARANCE x R90 (plus up to 2 R90 more unless
+    it is a merger partner) and its light is cut off inside that radius, so it never reaches the
+    bar (whose tips lie within 1.1 R90). In a merger one bright partner (8-40 % of the disc's
+    flux) carries a tidal tail pointing away from the target.
+    """
+    rng = np.random.default_rng([seed, index, 5])
+    merger = bool(rng.random() < 0.08)
+    count = int(rng.poisson(spec.n_companions)) + (1 if merger else 0)
+    disc_flux = 2.0 * math.pi * disc_scale**2 * disc_sb0 * disc_q
+    out = []
+    for k in range(count):
+        partner = merger and k == 0
+        angle = float(rng.uniform(0.0, 2.0 * math.pi))
+        flux = disc_flux * (_log_uniform(rng, 0.08, 0.4) if partner else _log_uniform(rng, 0.01, 0.12))
+        r_eff = r90 * (_log_uniform(rng, 0.12, 0.3) if partner else _log_uniform(rng, 0.05, 0.2))
+        # its light is cut off COMPANION_CLEARANCE x R90 from the target's centre (see render)
+        gap = r_eff * float(rng.uniform(2.0, 3.5)) + (0.0 if partner else r90 * float(rng.uniform(0.0, 2.0)))
+        distance = COMPANION_CLEARANCE * r90 + gap
+        x, y = centre_x + distance * math.cos(angle), centre_y + distance * math.sin(angle)
+        tail = r90 * float(rng.uniform(0.8, 2.0)) if partner else 0.0
+        out.append(
+            Companion(
+                x=x, y=y, flux=flux, r_eff=r_eff, n=float(rng.uniform(0.7, 3.5)), ellip=float(rng.uniform(0.0, 0.6)),
+                theta_deg=float(rng.uniform(0.0, 180.0)),
+                colour=_colour(rng, (0.3, 0.95), (0.15, 0.45)),
+                tail_length=tail, tail_flux=flux * float(rng.uniform(0.1, 0.3)) if partner else 0.0,
+                tail_curl_deg=float(rng.uniform(-60.0, 60.0)) if partner else 0.0,
+            )
+        )
+    return tuple(out), merger
 
 
 def _sample_background_galaxies(

@@ -20,6 +20,15 @@ Definitions (all pixel quantities in the output frame; x = column, y = row, row 
 - bulge_fraction, bar_flux_fraction, arm_fraction: shares of the galaxy's r-band light.
 - bar_contrast: median over the bar mask of bar light / (all other galaxy light), PSF-free.
 - bar_visibility: 0-1, how obvious the bar is (see votes.bar_visibility); drives the votes.
+- bar_boxiness, bar_ansae, bar_dust_tau: the bar's shape inside its outline (isophote exponent,
+  2 = elliptical; tip blobs' brightness relative to its centre; optical depth of its leading-edge
+  dust lanes). None changes the outline, so length, PA, axis ratio and mask are as above.
+- arm_flocculence: share of the arm light in short patchy segments (0 = grand design).
+- n_companions, merger: neighbour galaxies drawn near the target (their light is zero within
+  1.15 x the target's intended R90, so never on the bar; not included in r90 or the fractions)
+  and whether one of them is an interacting partner with a tidal tail.
+- frame_zoom: R90 on the image relative to GZ2's framing (1 for SDSS; DECaLS cutouts are tighter);
+  petro_r90_arcsec = pixel_scale_arcsec x size / 424 / 0.02 x frame_zoom.
 - artefact_x, artefact_y: the planted artefact's reference point (see params.ArtefactSpec);
   NaN when artefact == "none".
 Angles and ratios of a missing bar are NaN.
@@ -64,6 +73,9 @@ class GalaxyTruth:
     bar_contrast: float
     bar_visibility: float
     bar_mask_area_px: int
+    bar_boxiness: float
+    bar_ansae: float
+    bar_dust_tau: float
     r90_px: float
     r90_arcsec: float
     petro_r90_arcsec: float
@@ -84,6 +96,7 @@ class GalaxyTruth:
     n_arms: int
     arm_pitch_deg: float
     arm_fraction: float
+    arm_flocculence: float
     has_ring: bool
     ring_radius_px: float
     psf_fwhm_px: float
@@ -91,6 +104,9 @@ class GalaxyTruth:
     style: str
     n_stars: int
     n_background_galaxies: int
+    n_companions: int
+    merger: bool
+    frame_zoom: float
     artefact: str
     artefact_x: float
     artefact_y: float
@@ -171,9 +187,12 @@ def compute_truth(params: GalaxyParams, comps: Any, bar_mask: np.ndarray) -> Gal
         bar_contrast=contrast,
         bar_visibility=float(visibility),
         bar_mask_area_px=int(bar_mask.sum()),
+        bar_boxiness=float(p.bar_boxiness) if p.has_bar else NAN,
+        bar_ansae=float(p.bar_ansae) if p.has_bar else NAN,
+        bar_dust_tau=float(p.bar_dust_tau) if p.has_bar else NAN,
         r90_px=float(r90),
         r90_arcsec=float(r90 * p.pixel_scale_arcsec),
-        petro_r90_arcsec=float(p.pixel_scale_arcsec * p.size / GZ2_SIZE / GZ2_R90_FRACTION),
+        petro_r90_arcsec=float(p.pixel_scale_arcsec * p.size / GZ2_SIZE / GZ2_R90_FRACTION * p.frame_zoom),
         pixel_scale_arcsec=float(p.pixel_scale_arcsec),
         redshift=float(p.redshift),
         ra_deg=float(p.ra_deg),
@@ -191,6 +210,7 @@ def compute_truth(params: GalaxyParams, comps: Any, bar_mask: np.ndarray) -> Gal
         n_arms=int(p.n_arms) if p.has_arms else 0,
         arm_pitch_deg=float(p.arm_pitch_deg) if p.has_arms else NAN,
         arm_fraction=arm_fraction,
+        arm_flocculence=float(p.arm_flocculence) if p.has_arms else NAN,
         has_ring=bool(p.has_ring),
         ring_radius_px=float(p.ring_radius_px) if p.has_ring else 0.0,
         psf_fwhm_px=float(p.psf_fwhm_px),
@@ -198,6 +218,9 @@ def compute_truth(params: GalaxyParams, comps: Any, bar_mask: np.ndarray) -> Gal
         style=p.style,
         n_stars=len(p.stars),
         n_background_galaxies=len(p.background_galaxies),
+        n_companions=len(p.companions),
+        merger=bool(p.merger),
+        frame_zoom=float(p.frame_zoom),
         artefact=art.kind,
         artefact_x=float(art.x) if has_art else NAN,
         artefact_y=float(art.y) if has_art else NAN,
