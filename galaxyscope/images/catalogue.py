@@ -69,9 +69,12 @@ def read_catalogue(path: str | Path, *, format: str | None = None) -> Table:
     text and kept as int64 when every value fits, else as text.
     Raises `ImageReadError` (path + reason) for missing or unreadable files.
     """
+    from galaxyscope.safe_files import not_regular_reason
+
     path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(path, "no such file" if not path.exists() else "not a file")
+    problem = not_regular_reason(path)
+    if problem is not None:
+        raise ImageReadError(path, problem)
     if path.stat().st_size == 0:
         raise ImageReadError(path, "empty file")
     suffix = _table_suffix(path)
@@ -302,18 +305,16 @@ def is_catalogue_file(path: str | Path) -> bool:
 
 
 def _fits_is_table(path: Path) -> bool:
-    from astropy.io import fits
+    """True when the FITS file holds a table and no image (its structure checked first:
+    astropy's own walk can loop forever on a negative NAXISn; nothing but a regular
+    file is opened)."""
+    from galaxyscope.images.fits_scan import scan_fits
+    from galaxyscope.safe_files import is_regular_file
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with fits.open(path, memmap=False) as hdul:
-                has_table = False
-                for hdu in hdul:
-                    if isinstance(hdu, (fits.BinTableHDU, fits.TableHDU)):
-                        has_table = True
-                    elif int(hdu.header.get("NAXIS", 0) or 0) > 0 and hdu.is_image:
-                        return False
-                return has_table
-    except Exception:
+    if not is_regular_file(path):
         return False
+    try:
+        layout = scan_fits(path, stop_at_image=True)
+    except ImageReadError:
+        return False
+    return layout.image_index is None and layout.has_table

@@ -20,7 +20,9 @@ import astropy.units as u
 import numpy as np
 
 from galaxyscope.errors import ImageReadError
+from galaxyscope.images.fits_scan import scan_fits
 from galaxyscope.images.galaxy_image import GalaxyImage
+from galaxyscope.safe_files import not_regular_reason
 
 #: file name endings read as images (compared in lower case)
 FITS_SUFFIXES: tuple[str, ...] = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
@@ -66,9 +68,16 @@ def read_image(path: str | Path) -> GalaxyImage:
     content (magic bytes) first, so a PNG named .jpg still reads; the extension
     only decides which error to report for content nobody recognises.
     Raises `ImageReadError` naming the path and a specific reason for any file
-    that cannot be read; no other exception type escapes for a bad file.
+    that cannot be read; no other exception type escapes for a bad file. Only
+    regular files are opened: a named pipe, socket or device is refused unread
+    (opening one can wait forever).
     """
     path = Path(path)
+    problem = not_regular_reason(path)
+    if problem is not None:
+        if problem.startswith("is a directory"):
+            problem = "is a directory, not an image file"
+        raise ImageReadError(path, problem)
     head = _read_head(path)
     if not head:
         raise ImageReadError(path, "empty file")
@@ -115,7 +124,7 @@ def _gunzip_head(path: Path) -> bytes:
     try:
         with gzip.open(path, "rb") as fh:
             return fh.read(len(_FITS_MAGIC))
-    except (OSError, EOFError, ValueError) as exc:
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
         raise ImageReadError(path, f"corrupt gzip file ({exc})") from None
 
 
@@ -143,6 +152,8 @@ def _read_raster(path: Path, expected: str | None = None) -> GalaxyImage:
         with Image.open(path) as im:
             fmt = im.format or "image"
             im.load()  # full decode: truncation raises here (LOAD_TRUNCATED_IMAGES stays off)
+            if im.format == "PNG":
+                _check_png_rows(path, im.size)
             pixels = _raster_to_float(im)
     except ImageReadError:
         raise
@@ -160,6 +171,61 @@ def _read_raster(path: Path, expected: str | None = None) -> GalaxyImage:
             raise ImageReadError(path, f"truncated {fmt} ({msg})") from None
         raise ImageReadError(path, f"corrupt {fmt} ({msg})") from None
     return _finish(path, pixels)
+
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _check_png_rows(path: Path, size: tuple[int, int]) -> None:
+    """Raise when the PNG's pixel data holds fewer rows than its header announces.
+
+    Why: Pillow fills the missing rows with zeros without a word when the
+    compressed stream ends early, so a damaged height (65535 instead of 424)
+    reads as a 65535-row image that is mostly black.
+    """
+    with open(path, "rb") as fh:
+        data = fh.read()
+    pos, ihdr, inflate, got = 8, None, zlib.decompressobj(), 0
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR" and len(body) >= 13:
+            ihdr = body
+        elif kind == b"IDAT":
+            try:
+                while body:
+                    got += len(inflate.decompress(body, 1 << 20))
+                    body = inflate.unconsumed_tail
+            except zlib.error:
+                return  # Pillow read it, so leave its verdict alone
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    if ihdr is None:
+        return
+    try:
+        got += len(inflate.flush())
+    except zlib.error:
+        return
+    width, height = size
+    depth, colour, interlace = ihdr[8], ihdr[9], ihdr[12]
+    bits = _PNG_CHANNELS.get(colour, 1) * depth
+
+    def row_bytes(w: int) -> int:
+        return 1 + (w * bits + 7) // 8
+
+    if interlace:
+        passes = [(-(-(width - x0) // dx), -(-(height - y0) // dy)) for x0, y0, dx, dy in _ADAM7]
+        needed = sum(ph * row_bytes(pw) for pw, ph in passes if pw > 0 and ph > 0)
+    else:
+        needed = height * row_bytes(width)
+    if got < needed:
+        rows = got // row_bytes(width) if not interlace else None
+        held = f"about {rows} rows" if rows is not None else f"{got} of {needed} bytes"
+        raise ImageReadError(path, f"corrupt PNG (its header says {width} x {height} pixels, but its "
+                                   f"pixel data holds only {held}; the header is damaged or the file cut)")
 
 
 def _raster_to_float(im: Any) -> np.ndarray:
@@ -194,11 +260,14 @@ def _read_fits(path: Path) -> GalaxyImage:
     from astropy.io import fits
     from astropy.utils.exceptions import AstropyUserWarning
 
+    layout = scan_fits(path)  # checks the structure astropy would otherwise loop on
+    if layout.image_index is None:
+        raise ImageReadError(path, "FITS has no image data")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             with fits.open(path, memmap=False) as hdul:
-                index, hdu = _first_image_hdu(path, hdul)
+                index, hdu = _image_hdu(path, hdul, layout.image_index)
                 _check_complete(path, hdul, index, hdu)
                 header = hdu.header.copy()
                 data = hdu.data
@@ -239,24 +308,24 @@ def _read_fits(path: Path) -> GalaxyImage:
     return _finish(path, pixels, header=header, wcs=wcs, pixel_scale=scale, band_names=band_names)
 
 
-def _first_image_hdu(path: Path, hdul: Any) -> tuple[int, Any]:
+def _image_hdu(path: Path, hdul: Any, index: int) -> tuple[int, Any]:
+    """HDU ``index`` (found by `scan_fits`), checked to be an image with data.
+
+    Why by index: astropy then reads only the headers up to it, all of which the
+    scan has checked, instead of walking the whole file.
+    """
     from astropy.io import fits
 
     image_types = (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)
-    n = 0
-    for hdu in hdul:
-        n += 1
-        if not isinstance(hdu, image_types):
-            continue
-        naxis = int(hdu.header.get("NAXIS", 0) or 0)
-        if naxis == 0:
-            continue
-        dims = [int(hdu.header.get(f"NAXIS{i}", 0) or 0) for i in range(1, naxis + 1)]
-        if min(dims) > 0:
-            return n - 1, hdu
-    if n == 0:
-        raise ImageReadError(path, "corrupt FITS (no HDUs)")
-    raise ImageReadError(path, "FITS has no image data")
+    try:
+        hdu = hdul[index]
+    except IndexError:
+        raise ImageReadError(path, "corrupt FITS (an HDU the file announces cannot be read)") from None
+    naxis = int(hdu.header.get("NAXIS", 0) or 0) if isinstance(hdu, image_types) else 0
+    dims = [int(hdu.header.get(f"NAXIS{i}", 0) or 0) for i in range(1, naxis + 1)]
+    if not dims or min(dims) <= 0:
+        raise ImageReadError(path, "FITS has no image data")
+    return index, hdu
 
 
 def _check_complete(path: Path, hdul: Any, index: int, hdu: Any) -> None:
@@ -335,7 +404,9 @@ def pixel_scale_from_header(header: Any, wcs: Any = None) -> u.Quantity | None:
 
     Why: FITS cutouts carry their own scale; knowing it lets bar lengths leave
     the core in arcsec (and kpc) instead of pixels. The WCS value is the
-    geometric mean of the two celestial axes (`proj_plane_pixel_scales`).
+    geometric mean of the two celestial axes (`proj_plane_pixel_scales`). A
+    header whose WCS astropy cannot parse (e.g. WCSAXES = 99) gives an unknown
+    scale, not CDELT alone.
     """
     if wcs is not None:
         value = _wcs_scale_arcsec(wcs)
@@ -350,12 +421,32 @@ def pixel_scale_from_header(header: Any, wcs: Any = None) -> u.Quantity | None:
         partner = {"PIXSCAL1": "PIXSCAL2", "SECPIX1": "SECPIX2"}.get(key)
         v2 = _positive(header.get(partner)) if partner else None
         return (math.sqrt(v1 * v2) if v2 else v1) * u.arcsec / u.pixel
+    if wcs is None and _wcs_broken(header):
+        return None  # CDELT belongs to that WCS: alone it gives nonsense (1 deg/px = 3600 arcsec)
     c1 = _positive(header.get("CDELT1"), absolute=True)
     c2 = _positive(header.get("CDELT2"), absolute=True)
     if c1 is not None or c2 is not None:
         deg = math.sqrt(c1 * c2) if (c1 and c2) else (c1 or c2)
         return (deg * u.deg).to(u.arcsec) / u.pixel
     return None
+
+
+_WCS_KEYS = ("WCSAXES", "CTYPE1", "CTYPE2", "CD1_1", "PC1_1", "CRPIX1")
+
+
+def _wcs_broken(header: Any) -> bool:
+    """True when the header describes a WCS that astropy refuses to parse."""
+    if not any(key in header for key in _WCS_KEYS):
+        return False
+    from astropy.wcs import WCS
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            WCS(header)
+    except Exception:  # noqa: BLE001 - any failure means: do not trust its cards
+        return True
+    return False
 
 
 def _wcs_scale_arcsec(wcs: Any) -> float | None:
