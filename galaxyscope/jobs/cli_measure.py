@@ -68,19 +68,27 @@ def run(args: argparse.Namespace) -> int:
     check_keep_columns(image_set, args.keep)
     cache = saliency_cache(not args.no_cache)
     progress, close = tqdm_progress("measure", disable=args.quiet)
+    partial = PartialRows(partial_path(out))
     try:
-        report = measure_dataset(image_set, model, methods=methods, attribution=args.attribution,
-                                 n_samples=args.samples, noise=args.noise, target=args.target,
-                                 cache=cache, keep_columns=args.keep, progress=progress,
-                                 min_bar_probability=args.min_bar_probability,
-                                 check_agreement=not args.no_agreement)
-    finally:
+        with terminate_as_interrupt():
+            report = measure_dataset(image_set, model, methods=methods, attribution=args.attribution,
+                                     n_samples=args.samples, noise=args.noise, target=args.target,
+                                     cache=cache, keep_columns=args.keep, progress=progress,
+                                     min_bar_probability=args.min_bar_probability,
+                                     check_agreement=not args.no_agreement, on_rows=partial.write)
+    except BaseException as exc:  # interrupted or failed: keep every finished image's rows
         close()
+        n_kept = _write_finished(partial, out)
+        if isinstance(exc, KeyboardInterrupt):
+            print(f"interrupted: {n_kept} finished image(s) written to {out}", file=sys.stderr)
+            return 130
+        raise
+    close()
     out.parent.mkdir(parents=True, exist_ok=True)
     fmt = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits"}[out.suffix.lower()]
     report.table.write(out, format=fmt, overwrite=True)
-    for f in report.failures:
-        print(f"skipped: {f}", file=sys.stderr)
+    partial.remove()
+    print_skipped(report.failures)
     n_ok = len(set(report.table["filename"])) if len(report.table) else 0
     print(f"measured {n_ok} of {report.n_images} images with {', '.join(methods)} -> {out}")
     if len(report.table) and "min_bar_probability" in report.table.meta:
@@ -89,3 +97,116 @@ def run(args: argparse.Namespace) -> int:
         print(f"P(bar) threshold {report.table.meta['min_bar_probability']:.2f}: {n_nobar} of {len(flags)} rows "
               f"say 'no bar'; framing {report.table.meta['framing']}")
     return 0 if n_ok else 2
+
+
+#: skipped files listed one per line before the rest is only counted
+MAX_SKIP_LINES = 50
+
+
+def print_skipped(failures, limit: int = MAX_SKIP_LINES, file=None) -> None:
+    """One ``skipped: PATH: REASON`` line per failure up to ``limit``, then a count by reason.
+
+    Why: a catalogue naming a million missing files must not print a million lines and
+    bury the summary.
+    """
+    from collections import Counter
+
+    file = file or sys.stderr
+    for f in failures[:limit]:
+        print(f"skipped: {f}", file=file)
+    if len(failures) > limit:
+        reasons = Counter(getattr(f, "reason", str(f)) for f in failures[limit:])
+        common = "; ".join(f"{n} x {r}" for r, n in reasons.most_common(3))
+        more = f"; {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
+        print(f"skipped: ... and {len(failures) - limit} more ({common}{more})", file=file)
+    if failures:
+        print(f"skipped {len(failures)} file(s) in all", file=file)
+
+
+def partial_path(out: Path) -> Path:
+    """Where finished rows are appended while a run goes on: ``OUT.partial.csv``."""
+    return out.with_name(out.name + ".partial.csv")
+
+
+class PartialRows:
+    """Appends each finished image's rows to a CSV as soon as they exist.
+
+    Why: a batch killed half-way (SIGKILL, a power cut) must keep the images it
+    finished; the partial file is what remains then. A normal end writes ``OUT``
+    and removes it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows: list[dict] = []
+        self._fh = None
+        self._writer = None
+
+    def write(self, rows: list[dict]) -> None:
+        import csv
+
+        from galaxyscope.jobs.measure_job import COLUMNS
+
+        self.rows.extend(rows)
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "w", newline="", encoding="utf-8")
+            self._writer = csv.DictWriter(self._fh, fieldnames=list(COLUMNS), extrasaction="ignore")
+            self._writer.writeheader()
+        self._writer.writerows(rows)
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def remove(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+
+def _write_finished(partial: PartialRows, out: Path) -> int:
+    """After an interruption: the finished rows as ``OUT`` (format by suffix); images kept."""
+    from astropy.table import Table
+
+    from galaxyscope.jobs.measure_job import COLUMNS
+
+    partial.close()
+    if not partial.rows:
+        partial.remove()
+        return 0
+    table = Table(rows=partial.rows, names=COLUMNS)
+    table.meta["partial"] = "interrupted before every image was measured"
+    fmt = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits"}[out.suffix.lower()]
+    try:
+        table.write(out, format=fmt, overwrite=True)
+    except Exception:  # noqa: BLE001 - the partial CSV stays as the record
+        return len({r["filename"] for r in partial.rows})
+    partial.remove()
+    return len({r["filename"] for r in partial.rows})
+
+
+class terminate_as_interrupt:
+    """SIGTERM (``kill``, ``timeout``) raises KeyboardInterrupt, so finished rows get written.
+
+    Only in the main thread; restores the previous handler on exit.
+    """
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self._old = None
+        if threading.current_thread() is threading.main_thread():
+            def _handler(signum, frame):
+                raise KeyboardInterrupt(f"signal {signum}")
+
+            self._old = signal.signal(signal.SIGTERM, _handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)

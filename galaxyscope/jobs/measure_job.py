@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 from astropy.table import Column, MaskedColumn, Table
 
-from galaxyscope.errors import GalaxyscopeError, ImageReadError
+from galaxyscope.errors import CancelledError, GalaxyscopeError, ImageReadError
 
 BAR_METHODS_DEFAULT = ("paper", "moments")
 
@@ -86,6 +86,7 @@ def measure_dataset(
     check_agreement: bool = True,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    on_rows: Callable[[list[dict]], None] | None = None,
 ) -> MeasureReport:
     """Saliency + bar measurement for every readable image of ``image_set``.
 
@@ -102,8 +103,10 @@ def measure_dataset(
     ``options`` maps a bar method name to its parameters (PaperParams /
     MomentsParams), e.g. the GUI's current slider values; defaults otherwise.
 
-    Bad files are skipped and listed in the report's failures; nothing else stops the batch
-    except ``cancel``.
+    Bad files are skipped and listed in the report's failures; so is an image on which any
+    step fails unexpectedly (the reason names the error): nothing else stops the batch
+    except ``cancel``. ``on_rows`` gets each image's rows as soon as they exist (the CLI
+    appends them to a partial file, so a killed run keeps what it finished).
     """
     from galaxyscope.measure import measure_bar
     from galaxyscope.model.domain import domain_reasons
@@ -111,7 +114,8 @@ def measure_dataset(
 
     check_keep_columns(image_set, keep_columns)
     if getattr(model.meta, "task", "classify") == "regress":
-        report = _regress_dataset(image_set, model, target=target, progress=progress, cancel=cancel)
+        report = _regress_dataset(image_set, model, target=target, progress=progress, cancel=cancel,
+                                  on_rows=on_rows)
         return add_catalogue_columns(report, image_set, keep_columns)
     pre = model.preprocessing
     threshold = model_min_bar_probability(model) if min_bar_probability is None else float(min_bar_probability)
@@ -119,8 +123,9 @@ def measure_dataset(
     want_isophote = "isophote" in methods or (check_agreement and bool(saliency_methods))
     rows: list[dict] = []
     failures: list[ImageReadError] = []
-    for i, image in image_set.iter_images(progress=progress, cancel=cancel):
-        key = image_set.entries[i].key
+
+    def measure_one(key: str, image) -> list[dict]:
+        image_rows: list[dict] = []
         box = pre.box_for(image)
         framing = pre.describe_box(image)
         redshift = _redshift(image)
@@ -141,9 +146,9 @@ def measure_dataset(
         geometry = pre.measure_kwargs(image)
         for method in methods:
             if method == "isophote":
-                rows.append(measurement_row(key, method, isophote_checked(iso.measurement, prob, threshold),
-                                            prob, logit, image.pixel_scale, redshift,
-                                            framing="isophote (no network)", box=None))
+                image_rows.append(measurement_row(
+                    key, method, isophote_checked(iso.measurement, prob, threshold), prob, logit,
+                    image.pixel_scale, redshift, framing="isophote (no network)", box=None))
                 continue
             try:
                 m = measure_bar(sal.map, method, options=(options or {}).get(method), **geometry)
@@ -151,8 +156,16 @@ def measure_dataset(
                 failures.append(ImageReadError(image.path or key, f"{method}: {exc}"))
                 continue
             m = assess(m, prob, threshold, ood, iso if check_agreement else None)
-            rows.append(measurement_row(key, method, m, prob, logit, image.pixel_scale, redshift,
-                                        framing=framing, box=box))
+            image_rows.append(measurement_row(key, method, m, prob, logit, image.pixel_scale, redshift,
+                                              framing=framing, box=box))
+        return image_rows
+
+    for i, image in image_set.iter_images(progress=progress, cancel=cancel):
+        key = image_set.entries[i].key
+        image_rows = guarded(image, key, failures, lambda: measure_one(key, image))
+        rows.extend(image_rows)
+        if on_rows is not None and image_rows:
+            on_rows(image_rows)
     table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS, dtype=COLUMN_DTYPES)
     table.meta["min_bar_probability"] = threshold
     table.meta["framing"] = pre.framing
@@ -162,6 +175,25 @@ def measure_dataset(
     table.meta["model_sha256"] = getattr(model, "sha256", "")
     report = MeasureReport(table=table, failures=failures + list(image_set.failures), n_images=len(image_set))
     return add_catalogue_columns(report, image_set, keep_columns)
+
+
+def guarded(image, key: str, failures: list[ImageReadError], work: Callable[[], list[dict]]) -> list[dict]:
+    """``work()``'s rows, or none with the reason appended to ``failures``.
+
+    Why: one odd image (a 1-pixel frame, a map a method cannot handle) must cost its
+    own rows only, never the batch. Cancelling still stops everything.
+    """
+    try:
+        return work()
+    except CancelledError:
+        raise
+    except GalaxyscopeError as exc:
+        failures.append(exc if isinstance(exc, ImageReadError) else ImageReadError(image.path or key, str(exc)))
+    except Exception as exc:  # noqa: BLE001 - reported per image with its type, never silent
+        text = " ".join(str(exc).split())[:200]
+        failures.append(ImageReadError(image.path or key,
+                                       f"could not be measured ({type(exc).__name__}: {text or 'no message'})"))
+    return []
 
 
 def model_min_bar_probability(model) -> float:
@@ -263,7 +295,7 @@ def _redshift(image) -> float | None:
     return z if z is not None and np.isfinite(z) else None
 
 
-def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=None) -> MeasureReport:
+def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=None, on_rows=None) -> MeasureReport:
     """The paper's control: a CNN that regresses the bar length directly (method "regressor").
 
     Its prediction is in the units of the column it was trained on (pixels for
@@ -271,15 +303,24 @@ def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=Non
     """
     idx = model.output_index(target if target is not None else 0)
     rows: list[dict] = []
-    for i, image in image_set.iter_images(progress=progress, cancel=cancel):
+    failures: list[ImageReadError] = []
+
+    def regress_one(key: str, image) -> list[dict]:
         length = float(model.predict([image])[0, idx])
         scale = image.pixel_scale_arcsec()
         row = dict.fromkeys(COLUMNS, float("nan"))
-        row.update(filename=image_set.entries[i].key, method="regressor", bar_length_px=length, n_pixels=0,
+        row.update(filename=key, method="regressor", bar_length_px=length, n_pixels=0,
                    flags="", bar_length_arcsec=length * scale if scale else float("nan"), reasons="",
                    framing=model.preprocessing.describe_box(image), crop_x0=-1, crop_y0=-1, crop_side_px=-1)
-        rows.append(row)
+        return [row]
+
+    for i, image in image_set.iter_images(progress=progress, cancel=cancel):
+        key = image_set.entries[i].key
+        image_rows = guarded(image, key, failures, lambda: regress_one(key, image))
+        rows.extend(image_rows)
+        if on_rows is not None and image_rows:
+            on_rows(image_rows)
     table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS)
     table.meta["model_sha256"] = getattr(model, "sha256", "")
     table.meta["regressed_column"] = model.meta.output_names[idx]
-    return MeasureReport(table=table, failures=list(image_set.failures), n_images=len(image_set))
+    return MeasureReport(table=table, failures=failures + list(image_set.failures), n_images=len(image_set))
