@@ -1,0 +1,137 @@
+"""Issue 14's comparison: training recipes for real galaxies, on the same footing.
+
+    python experiments/train_real_rows.py --rows render,survey,dann,weak --seed 0 \
+        --synthetic /work/data/train3k_new --val /work/data/val200_new --out /work/data/models
+
+Every row fine-tunes the shipped model (resources/models/default.safetensors) for the same
+number of steps (``--epochs`` over the same synthetic images, same seed, same learning rate);
+only the recipe changes:
+
+- ``render``: the new renderer's images, basic augmentation ("better rendering alone");
+- ``survey``: + survey augmentation (colour balance, stretch, noise, blur, JPEG, greyscale);
+- ``dann``: + domain adaptation (DANN) with unlabelled real images (gz2-kaggle, decals-zoobot);
+- ``weak``: + weak real labels as extra outputs (gz2-kaggle spiral, decals-zoobot vote fractions);
+- ``coral``: like ``dann`` with CORAL instead (optional row).
+
+The control row (the old renderer's images, basic augmentation) is the same recipe as
+``render`` on an old-renderer set: ``--synthetic /work/data/train3k_old --rows render``.
+
+Loaded images are cached under ``--cache`` (training tensors, keyed by folder and preprocessing)
+because reading and framing 4,000 images costs more than a row's training on 2 cores. Each model's
+galaxy framing is recalibrated on ``--val`` (a validation set made by the same renderer), so real
+images are shown at the scale the network learnt. Selection numbers: ``experiments/real_auc.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared" / "data"
+
+from galaxyscope.images.imageset import ImageSet  # noqa: E402
+from galaxyscope.model.adapt import AdaptConfig  # noqa: E402
+from galaxyscope.model.augment import AugmentConfig  # noqa: E402
+from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from galaxyscope.model.framing import calibrate_frame_r90  # noqa: E402
+from galaxyscope.model.preprocess import Preprocessing  # noqa: E402
+from galaxyscope.model.realdata import RealDataConfig, load_real_data  # noqa: E402
+from galaxyscope.model.training import train_model  # noqa: E402
+from galaxyscope.model.trainset import load_training_data  # noqa: E402
+
+TARGETS = ["has_bar", "t03_bar_a06_bar_fraction", "has_arms", "has_ring"]
+UNLABELLED = [str(SHARED / "gz2-kaggle"), str(SHARED / "decals-zoobot")]
+ROWS = ("render", "survey", "dann", "coral", "weak")
+
+
+def cached(cache: Path, key: str, make):
+    """``make()``'s result, kept in ``cache`` under a hash of ``key``."""
+    path = cache / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".pt")
+    if path.exists():
+        return torch.load(path, weights_only=False)
+    value = make()
+    cache.mkdir(parents=True, exist_ok=True)
+    torch.save(value, path)
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", default="render,survey,dann,weak")
+    ap.add_argument("--synthetic", required=True, help="synthetic training set")
+    ap.add_argument("--val", required=True, help="synthetic validation set of the same renderer (framing)")
+    ap.add_argument("--init", default=str(ROOT / "resources/models/default.safetensors"))
+    ap.add_argument("--out", required=True, help="folder for the models")
+    ap.add_argument("--tag", default="", help="prefix of the model names")
+    ap.add_argument("--cache", default="/work/data/cache")
+    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-unlabelled", type=int, default=600)
+    ap.add_argument("--real-batch-size", type=int, default=16)
+    ap.add_argument("--adapt-weight", type=float, default=0.1)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cache, out = Path(args.cache), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    init = load_checkpoint(args.init, device="cpu")
+    pre = Preprocessing(input_size=init.meta.preprocessing.input_size,
+                        crop_fraction=init.meta.preprocessing.crop_fraction)
+    val = ImageSet.open(args.val)
+    frame_r90, view_range, n_framed = cached(
+        cache, f"frame {Path(args.val).resolve()} {pre.crop_fraction}",
+        lambda: calibrate_frame_r90((val[i] for i in range(len(val))), pre.crop_fraction))
+    print(f"frame_r90 {frame_r90:.3f} (1-99 %: {view_range[0]:.2f}-{view_range[1]:.2f}, n {n_framed}) "
+          f"from {args.val}", flush=True)
+    data = cached(cache, f"train {Path(args.synthetic).resolve()} {pre} {TARGETS}",
+                  lambda: load_training_data(args.synthetic, TARGETS, preprocessing=pre))
+    print(f"{len(data)} synthetic images", flush=True)
+
+    for row in args.rows.split(","):
+        if row not in ROWS:
+            raise SystemExit(f"unknown row {row!r}; rows: {', '.join(ROWS)}")
+        augment = AugmentConfig.survey() if row != "render" else AugmentConfig()
+        real = None
+        if row in ("dann", "coral", "weak"):
+            # read every real folder once, with its weak labels; rows without weak labels drop them
+            full = RealDataConfig(unlabelled=UNLABELLED, weak=UNLABELLED, max_unlabelled=args.max_unlabelled,
+                                  max_weak=args.max_unlabelled, frame_r90=frame_r90)
+            loaded = cached(cache, f"real {UNLABELLED} {args.max_unlabelled} {frame_r90:.4f} {pre} "
+                                   f"seed {args.seed}",
+                            lambda: load_real_data(full, pre, init=init, seed=args.seed, log=print))
+            cfg = dataclasses.replace(full, weak=UNLABELLED if row == "weak" else [],
+                                      batch_size=args.real_batch_size,
+                                      adapt=AdaptConfig("coral" if row == "coral" else "dann", args.adapt_weight))
+            real = dataclasses.replace(loaded, config=cfg, weak=loaded.weak if row == "weak" else None)
+        t0 = time.perf_counter()
+        result = train_model(data, TARGETS, preprocessing=pre, epochs=args.epochs, patience=args.epochs,
+                             lr=args.lr, seed=args.seed, device="cpu", augment=augment, init=init,
+                             monitor="has_bar", real=real, log=lambda m: print(f"[{row}] {m}", flush=True))
+        model = result.model
+        model.meta.preprocessing = dataclasses.replace(model.meta.preprocessing, framing="galaxy",
+                                                       frame_r90=round(frame_r90, 3))
+        model.meta.domain = {"colour": True, "view_r90": [round(view_range[0], 3), round(view_range[1], 3)]}
+        model.meta.min_bar_probability = init.meta.min_bar_probability
+        model.meta.metrics["recipe"] = {"row": row, "synthetic": str(Path(args.synthetic).resolve()),
+                                        "init": str(Path(args.init).resolve()), "epochs": args.epochs,
+                                        "lr": args.lr, "seed": args.seed, "frame_r90_from": args.val}
+        name = out / f"{args.tag}{row}_s{args.seed}.safetensors"
+        save_checkpoint(model, name)
+        print(json.dumps({"row": row, "model": str(name), "seconds": round(time.perf_counter() - t0),
+                          "best_epoch": result.best_epoch}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
