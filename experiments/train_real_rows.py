@@ -13,6 +13,9 @@ only the recipe changes:
 - ``weak``: + weak real labels as extra outputs (gz2-kaggle spiral, decals-zoobot vote fractions);
 - ``coral``: like ``dann`` with CORAL instead (optional row).
 
+``ROW:basic`` / ``ROW:survey`` force the augmentation (e.g. ``dann:basic``: DANN without the
+survey augmentation), to tell the steps apart when one of them hurts.
+
 The control row (the old renderer's images, basic augmentation) is the same recipe as
 ``render`` on an old-renderer set: ``--synthetic /work/data/train3k_old --rows render``.
 
@@ -98,10 +101,12 @@ def main(argv: list[str] | None = None) -> int:
                   lambda: load_training_data(args.synthetic, TARGETS, preprocessing=pre))
     print(f"{len(data)} synthetic images", flush=True)
 
-    for row in args.rows.split(","):
-        if row not in ROWS:
-            raise SystemExit(f"unknown row {row!r}; rows: {', '.join(ROWS)}")
-        augment = AugmentConfig.survey() if row != "render" else AugmentConfig()
+    for spec in args.rows.split(","):
+        row, _, aug = spec.partition(":")  # "dann:basic" = the dann row without survey augmentation
+        if row not in ROWS or aug not in ("", "basic", "survey"):
+            raise SystemExit(f"unknown row {spec!r}; rows: {', '.join(ROWS)}, optionally :basic or :survey")
+        survey = aug == "survey" or (aug == "" and row != "render")
+        augment = AugmentConfig.survey() if survey else AugmentConfig()
         real = None
         if row in ("dann", "coral", "weak"):
             # read every real folder once, with its weak labels; rows without weak labels drop them
@@ -123,10 +128,10 @@ def main(argv: list[str] | None = None) -> int:
                                                        frame_r90=round(frame_r90, 3))
         model.meta.domain = {"colour": True, "view_r90": [round(view_range[0], 3), round(view_range[1], 3)]}
         model.meta.min_bar_probability = init.meta.min_bar_probability
-        model.meta.metrics["recipe"] = {"row": row, "synthetic": str(Path(args.synthetic).resolve()),
+        model.meta.metrics["recipe"] = {"row": spec, "synthetic": str(Path(args.synthetic).resolve()),
                                         "init": str(Path(args.init).resolve()), "epochs": args.epochs,
                                         "lr": args.lr, "seed": args.seed, "frame_r90_from": args.val}
-        name = out / f"{args.tag}{row}_s{args.seed}.safetensors"
+        name = out / f"{args.tag}{row}{'' if aug == '' else '_' + aug}_s{args.seed}.safetensors"
         save_checkpoint(model, name)
         print(json.dumps({"row": row, "model": str(name), "seconds": round(time.perf_counter() - t0),
                           "best_epoch": result.best_epoch}), flush=True)
