@@ -85,16 +85,17 @@ def evaluate_model(path: str, sets: dict[str, ImageSet]) -> dict[str, Estimate]:
             vote = _column(image_set, keys, "t03_bar_a06_bar_fraction")
             measurable = has & (vote >= 0.5)
             keep = measurable | ~has
-            out["synthetic_measurable"] = auc_interval(p[keep], measurable[keep])
-            out["synthetic_all_bars"] = auc_interval(p, has)
+            out[f"{name}_measurable"] = auc_interval(p[keep], measurable[keep])
+            out[f"{name}_all_bars"] = auc_interval(p, has)
     return out
 
 
-COLUMNS = ("gz22", "gz22_sdss", "gz22_decals", "gb_dev", "synthetic_measurable", "synthetic_all_bars")
+COLUMNS = ("gz22", "gz22_sdss", "gz22_decals", "gb_dev")
 
 
 def markdown(results: dict[str, dict[str, Estimate]], labels: dict[str, str]) -> str:
     present = [c for c in COLUMNS if any(c in r for r in results.values())]
+    present += sorted({c for r in results.values() for c in r if c not in COLUMNS})
     lines = ["| model | " + " | ".join(present) + " |", "|---" * (len(present) + 1) + "|"]
     for path, row in results.items():
         cells = [row[c].format() if c in row else "–" for c in present]
@@ -107,13 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("models", nargs="+", help="checkpoints (.safetensors); LABEL=PATH names a row")
     ap.add_argument("--examples", default=str(SHARED / "gz-bar-examples"))
     ap.add_argument("--galaxy-builder", default=str(SHARED / "galaxy-builder-dev"))
-    ap.add_argument("--synthetic", help="synthetic VALIDATION set (e.g. /work/data/val200)")
+    ap.add_argument("--synthetic", action="append", default=[],
+                    help="synthetic VALIDATION set (e.g. /work/data/val200); repeatable, named by its folder")
     ap.add_argument("--json", help="write the numbers here")
     ap.add_argument("--markdown", help="write the table here")
     args = ap.parse_args(argv)
     sets: dict[str, ImageSet] = {}
     for name, path in (("gz-bar-examples", args.examples), ("galaxy-builder-dev", args.galaxy_builder),
-                       ("synthetic", args.synthetic)):
+                       *((Path(p).name, p) for p in args.synthetic)):
         if path and Path(path).exists():
             sets[name] = ImageSet.open(path)
         elif path:
