@@ -36,27 +36,27 @@ SHARED = ROOT.parent / "shared" / "data"
 BATCH = 32
 
 
-def bar_probabilities(model, image_set: ImageSet) -> tuple[list[str], np.ndarray]:
-    """(keys, P(has_bar)) for every readable image of the set, in the model's own framing."""
-    index = model.output_index("has_bar") if "has_bar" in model.meta.output_names else 0
-    keys: list[str] = []
-    probs: list[np.ndarray] = []
-    batch, batch_keys = [], []
+def readable_images(image_set: ImageSet) -> tuple[list[str], list]:
+    """(keys, GalaxyImage) of every readable image, read once and shared by all models.
+
+    Each image keeps its measured extent (R50/R90), so the galaxy framing of the
+    second and later models costs nothing."""
+    keys, images = [], []
     for i, entry in enumerate(image_set.entries):
         try:
-            batch.append(image_set[i])
+            images.append(image_set[i])
         except Exception as err:  # noqa: BLE001 - a bad file is reported and skipped
             print(f"skipped {entry.key}: {err}", file=sys.stderr)
             continue
-        batch_keys.append(entry.key)
-        if len(batch) == BATCH or i == len(image_set.entries) - 1:
-            probs.append(model.predict(batch)[:, index])
-            keys += batch_keys
-            batch, batch_keys = [], []
-    if batch:
-        probs.append(model.predict(batch)[:, index])
-        keys += batch_keys
-    return keys, np.concatenate(probs) if probs else np.zeros(0)
+        keys.append(entry.key)
+    return keys, images
+
+
+def bar_probabilities(model, images: list) -> np.ndarray:
+    """P(has_bar) of each image, in the model's own framing."""
+    index = model.output_index("has_bar") if "has_bar" in model.meta.output_names else 0
+    probs = [model.predict(images[i:i + BATCH])[:, index] for i in range(0, len(images), BATCH)]
+    return np.concatenate(probs) if probs else np.zeros(0)
 
 
 def _column(image_set: ImageSet, keys: list[str], name: str) -> np.ndarray:
@@ -66,12 +66,14 @@ def _column(image_set: ImageSet, keys: list[str], name: str) -> np.ndarray:
     return np.ma.filled(np.ma.asarray(cat[name], dtype=float), np.nan)[rows]
 
 
-def evaluate_model(path: str, sets: dict[str, ImageSet]) -> dict[str, Estimate]:
+def evaluate_model(path: str, sets: dict[str, ImageSet], read: dict[str, tuple[list[str], list]]
+                   ) -> dict[str, Estimate]:
     """Every AUC row for one model."""
     model = load_checkpoint(path)
     out: dict[str, Estimate] = {}
     for name, image_set in sets.items():
-        keys, p = bar_probabilities(model, image_set)
+        keys, images = read[name]
+        p = bar_probabilities(model, images)
         if name == "gz-bar-examples":
             barred = np.array(["_a-0_" in k for k in keys])
             out["gz22"] = auc_interval(p, barred)
@@ -120,12 +122,13 @@ def main(argv: list[str] | None = None) -> int:
             sets[name] = ImageSet.open(path)
         elif path:
             print(f"{path}: not found, skipped", file=sys.stderr)
+    read = {name: readable_images(image_set) for name, image_set in sets.items()}
     labels, results = {}, {}
     for spec in args.models:
         label, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
         labels[path] = label or Path(path).stem
         t0 = time.perf_counter()
-        results[path] = evaluate_model(path, sets)
+        results[path] = evaluate_model(path, sets, read)
         print(f"{labels[path]}: " + ", ".join(f"{k} {v.format()}" for k, v in results[path].items())
               + f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
     table = markdown(results, labels)
