@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--real-batch-size", type=int, default=16)
     ap.add_argument("--adapt-weight", type=float, default=0.1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--aug", default="", help="changes to the survey augmentation, e.g. greyscale=0,jpeg=0")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     cache, out = Path(args.cache), Path(args.out)
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         if row not in ROWS or aug not in ("", "basic", "survey"):
             raise SystemExit(f"unknown row {spec!r}; rows: {', '.join(ROWS)}, optionally :basic or :survey")
         survey = aug == "survey" or (aug == "" and row != "render")
-        augment = AugmentConfig.survey() if survey else AugmentConfig()
+        augment = AugmentConfig.survey().with_values(args.aug) if survey else AugmentConfig()
         real = None
         if row in ("dann", "coral", "weak"):
             # read every real folder once, with its weak labels; rows without weak labels drop them
@@ -130,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         model.meta.min_bar_probability = init.meta.min_bar_probability
         model.meta.metrics["recipe"] = {"row": spec, "synthetic": str(Path(args.synthetic).resolve()),
                                         "init": str(Path(args.init).resolve()), "epochs": args.epochs,
-                                        "lr": args.lr, "seed": args.seed, "frame_r90_from": args.val}
+                                        "lr": args.lr, "seed": args.seed, "frame_r90_from": args.val,
+                                        "aug_changes": args.aug if survey else ""}
         name = out / f"{args.tag}{row}{'' if aug == '' else '_' + aug}_s{args.seed}.safetensors"
         save_checkpoint(model, name)
         print(json.dumps({"row": row, "model": str(name), "seconds": round(time.perf_counter() - t0),
