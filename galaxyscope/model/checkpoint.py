@@ -125,9 +125,14 @@ def _sniff(path: Path) -> str:
 
 
 def _read_sidecar(path: Path) -> dict[str, Any] | None:
+    from galaxyscope.safe_files import not_regular_reason
+
     side = sidecar_path(path)
     if not side.exists():
         return None
+    problem = not_regular_reason(side)
+    if problem is not None:
+        raise ModelLoadError(side, f"sidecar metadata {problem}")
     try:
         data = json.loads(side.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -171,6 +176,46 @@ def _read_torch_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return obj
 
 
+#: most parameters a checkpoint's architecture may have (ResNet-18 has 11 M)
+MAX_PARAMETERS = 200_000_000
+
+
+def _misfit(path: Path, meta: ModelMeta, exc: RuntimeError) -> ModelLoadError:
+    first = str(exc).strip().splitlines()
+    return ModelLoadError(path, f"weights do not fit architecture {meta.architecture!r}: "
+                                f"{' '.join(first[:3])[:300]}")
+
+
+def check_network_size(path: Path, meta: ModelMeta, state: dict[str, torch.Tensor]) -> None:
+    """Build the network on torch's "meta" device (shapes only, no memory) and refuse it
+    when it is huge or its shapes differ from the weights in the file.
+
+    Why: ``arch_kwargs`` come from the file; widths of 10^6 would otherwise allocate
+    terabytes before anything could say that the weights do not fit.
+    """
+    try:
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "initializing zero-element tensors is a no-op"
+            skeleton = build_network(meta.architecture, len(meta.output_names), meta.preprocessing.channels,
+                                     **meta.arch_kwargs)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelLoadError(path, f"cannot build the network: {exc}") from exc
+    except RuntimeError as exc:  # e.g. a zero or negative width
+        raise ModelLoadError(path, f"cannot build the network from arch_kwargs {meta.arch_kwargs}: "
+                                   f"{' '.join(str(exc).split())[:200]}") from exc
+    n_params = sum(p.numel() for p in skeleton.parameters())
+    if n_params > MAX_PARAMETERS:
+        raise ModelLoadError(path, f"metadata asks for a {meta.architecture!r} network with {n_params:,} "
+                                   f"parameters (arch_kwargs {meta.arch_kwargs}); at most "
+                                   f"{MAX_PARAMETERS:,} are accepted")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "copying into a meta parameter is a no-op": the point
+            skeleton.load_state_dict(state, strict=True, assign=False)
+    except RuntimeError as exc:
+        raise _misfit(path, meta, exc) from exc
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device | None = None) -> LoadedModel:
     """Read a checkpoint into a ready ``LoadedModel`` (eval mode, on ``device``).
 
@@ -178,11 +223,14 @@ def load_checkpoint(path: str | Path, device: str | torch.device | None = None) 
     ``torch.load(weights_only=True)``; a pickle or unknown format is refused
     unread. Any problem raises ``ModelLoadError(path, reason)``.
     """
+    from galaxyscope.safe_files import not_regular_reason
+
     path = Path(path)
     if not path.exists():
         raise ModelLoadError(path, "no such file")
-    if not path.is_file():
-        raise ModelLoadError(path, "not a file")
+    problem = not_regular_reason(path)
+    if problem is not None:
+        raise ModelLoadError(path, "not a file" if problem.startswith("is a directory") else problem)
     kind = _sniff(path)
     if kind == "safetensors":
         state, meta_dict = _read_safetensors(path)
@@ -202,10 +250,9 @@ def load_checkpoint(path: str | Path, device: str | torch.device | None = None) 
         raise ModelLoadError(path, f"no galaxyscope metadata (neither in the header nor in {sidecar_path(path).name})")
     try:
         meta = ModelMeta.from_dict(meta_dict)
-        if len(meta.sigmoid_outputs) != len(meta.output_names):
-            raise ValueError("sigmoid_outputs and output_names differ in length")
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        raise ModelLoadError(path, f"metadata incomplete or invalid ({exc})") from exc
+        raise ModelLoadError(path, f"metadata incomplete or invalid: {exc}") from exc
+    check_network_size(path, meta, state)
     try:
         net = build_network(meta.architecture, len(meta.output_names), meta.preprocessing.channels,
                             **meta.arch_kwargs)
@@ -214,9 +261,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device | None = None) 
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        raise ModelLoadError(path, f"weights do not fit architecture {meta.architecture!r}: "
-                                   f"{' '.join(first[:3])[:300]}") from exc
+        raise _misfit(path, meta, exc) from exc
     try:
         dev = pick_device(device)
     except GalaxyscopeError as exc:

@@ -53,10 +53,118 @@ class ModelMeta:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelMeta":
+        """From a checkpoint's JSON, every field checked (types, finite ranges, sizes).
+
+        Raises ValueError whose message starts with the field at fault, e.g.
+        ``"preprocessing.crop_fraction: must be a number above 0 ..."``: a checkpoint
+        is a file from anywhere, and a bad value must fail here, not as a traceback
+        (or a terabyte allocation) later.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"metadata: must be a JSON object, got {type(d).__name__}")
         d = dict(d)
-        d["preprocessing"] = Preprocessing.from_dict(d.get("preprocessing", {}))
+        try:
+            d["preprocessing"] = Preprocessing.from_dict(d.get("preprocessing", {}))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"preprocessing{_field_of(exc)}: {_text_of(exc)}") from None
+        check_meta_fields(d)
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+#: bounds on what a checkpoint's metadata may ask for
+MAX_OUTPUTS = 10_000
+MAX_NAME_LENGTH = 200
+MAX_LIST_KWARG = 64
+MAX_INT_KWARG = 65_536
+TASKS = ("classify", "regress")
+
+
+def _field_of(exc: BaseException) -> str:
+    """'.input_size' from "input_size must be ...", for messages that name the field."""
+    first = str(exc).split(" ", 1)[0]
+    return f".{first}" if first in Preprocessing.__dataclass_fields__ else ""
+
+
+def _text_of(exc: BaseException) -> str:
+    text = str(exc)
+    first = text.split(" ", 1)
+    return first[1] if len(first) == 2 and first[0] in Preprocessing.__dataclass_fields__ else text
+
+
+def _finite_number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and bool(np.isfinite(value)))
+
+
+def check_meta_fields(d: dict[str, Any]) -> None:
+    """Raise ValueError("field: problem") for the first invalid metadata field of ``d``."""
+    for key in ("architecture", "output_names", "sigmoid_outputs"):
+        if key not in d:
+            raise ValueError(f"{key}: missing")
+    arch = d["architecture"]
+    if not isinstance(arch, str) or not arch or len(arch) > MAX_NAME_LENGTH:
+        raise ValueError(f"architecture: must be a network name, got {arch!r:.60}")
+    names = d["output_names"]
+    if (not isinstance(names, list) or not 1 <= len(names) <= MAX_OUTPUTS
+            or not all(isinstance(n, str) and 0 < len(n) <= MAX_NAME_LENGTH for n in names)):
+        raise ValueError(f"output_names: must be a list of 1 to {MAX_OUTPUTS} names, got {names!r:.60}")
+    sig = d["sigmoid_outputs"]
+    if not isinstance(sig, list) or not all(isinstance(b, bool) for b in sig):
+        raise ValueError(f"sigmoid_outputs: must be a list of true/false, got {sig!r:.60}")
+    if len(sig) != len(names):
+        raise ValueError(f"sigmoid_outputs: {len(sig)} values for {len(names)} output_names")
+    task = d.get("task", "classify")
+    if task not in TASKS:
+        raise ValueError(f"task: must be one of {TASKS}, got {task!r:.60}")
+    kwargs = d.get("arch_kwargs", {})
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"arch_kwargs: must be a JSON object, got {kwargs!r:.60}")
+    for key, value in kwargs.items():
+        _check_kwarg(f"arch_kwargs.{key}", value)
+    for key in ("target_scale", "target_offset"):
+        value = d.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(_finite_number(v) for v in value):
+            raise ValueError(f"{key}: must be a list of finite numbers, got {value!r:.60}")
+        if len(value) not in (1, len(names)):
+            raise ValueError(f"{key}: {len(value)} values for {len(names)} outputs")
+    mbp = d.get("min_bar_probability")
+    if mbp is not None and not (_finite_number(mbp) and 0.0 <= mbp <= 1.0):
+        raise ValueError(f"min_bar_probability: must be a probability from 0 to 1, got {mbp!r:.60}")
+    for key in ("metrics", "domain"):
+        if not isinstance(d.get(key, {}), dict):
+            raise ValueError(f"{key}: must be a JSON object, got {d[key]!r:.60}")
+    for key in ("notes", "training_data_hash"):
+        if not isinstance(d.get(key, ""), str):
+            raise ValueError(f"{key}: must be text, got {d[key]!r:.60}")
+    view = (d.get("domain") or {}).get("view_r90")
+    if view is not None and not (isinstance(view, list) and len(view) == 2 and all(_finite_number(v) for v in view)):
+        raise ValueError(f"domain.view_r90: must be [low, high], got {view!r:.60}")
+
+
+def _check_kwarg(field: str, value: Any) -> None:
+    """Network keyword arguments: small numbers, short lists of them, booleans or short text."""
+    if isinstance(value, bool) or (isinstance(value, str) and len(value) <= MAX_NAME_LENGTH):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_INT_KWARG:
+            raise ValueError(f"{field}: {value} is larger than {MAX_INT_KWARG:,}")
+        return
+    if isinstance(value, float):
+        if not np.isfinite(value):
+            raise ValueError(f"{field}: must be a finite number, got {value!r}")
+        return
+    if isinstance(value, list):
+        if len(value) > MAX_LIST_KWARG:
+            raise ValueError(f"{field}: a list of {len(value)} values (at most {MAX_LIST_KWARG})")
+        for i, v in enumerate(value):
+            if isinstance(v, list):
+                raise ValueError(f"{field}[{i}]: nested lists are not network arguments")
+            _check_kwarg(f"{field}[{i}]", v)
+        return
+    raise ValueError(f"{field}: not a network argument ({value!r:.60})")
 
 
 @dataclass

@@ -44,8 +44,25 @@ class Preprocessing:
     frame_r90: float = 0.0
 
     def __post_init__(self) -> None:
+        """Refuse values no image can be framed with (a checkpoint's metadata arrives here).
+
+        Why here: a NaN crop or a 10^6-pixel input fails much later, deep in a
+        worker or a batch, with a traceback; this says which field is wrong at once.
+        """
+        if not _is_int(self.input_size) or not MIN_INPUT_SIZE <= self.input_size <= MAX_INPUT_SIZE:
+            raise ValueError(f"input_size must be a whole number of pixels from {MIN_INPUT_SIZE} to "
+                             f"{MAX_INPUT_SIZE}, got {self.input_size!r}")
+        if not _is_number(self.crop_fraction) or not 0.0 < self.crop_fraction <= MAX_CROP_FRACTION:
+            raise ValueError(f"crop_fraction must be a number above 0 and at most {MAX_CROP_FRACTION:g}, "
+                             f"got {self.crop_fraction!r}")
+        if not _is_int(self.channels) or self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels!r}")
+        if self.normalisation not in NORMALISATIONS:
+            raise ValueError(f"normalisation must be one of {NORMALISATIONS}, got {self.normalisation!r}")
         if self.framing not in FRAMINGS:
             raise ValueError(f"framing must be one of {FRAMINGS}, got {self.framing!r}")
+        if not _is_number(self.frame_r90) or not 0.0 <= self.frame_r90 <= MAX_FRAME_R90:
+            raise ValueError(f"frame_r90 must be a number from 0 to {MAX_FRAME_R90:g}, got {self.frame_r90!r}")
 
     def crop_box(self, height: int, width: int) -> tuple[int, int, int, int]:
         """(row0, row1, col0, col1) of the fixed central crop in original pixels."""
@@ -157,11 +174,29 @@ class Preprocessing:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Preprocessing":
+        """From a checkpoint's JSON; raises ValueError naming the field for anything invalid."""
+        if not isinstance(d, dict):
+            raise ValueError(f"must be a JSON object with input_size, crop_fraction, ...; got {d!r:.60}")
         return cls(**{k: d[k] for k in ("input_size", "crop_fraction", "channels", "normalisation",
                                         "framing", "frame_r90") if k in d})
 
 
 FRAMINGS = ("fixed", "galaxy")
+#: "per-image": 0.5/99.5 percentiles to [0, 1]; "none": pixel values as they are
+NORMALISATIONS = ("per-image", "none")
+MIN_INPUT_SIZE = 4
+MAX_INPUT_SIZE = 2048
+MAX_CROP_FRACTION = 4.0
+MAX_FRAME_R90 = 1000.0
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value: object) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+            and bool(np.isfinite(value)))
 
 
 def visible_box(box: tuple[int, int, int, int], height: int, width: int) -> tuple[int, int, int, int]:
