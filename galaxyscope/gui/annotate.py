@@ -277,6 +277,11 @@ class AnnotateController(QObject):
             self.report("warning", f"{exc} — opened read-only: you can look at the lines but not save")
         except (StoreError, OSError) as exc:
             return self._open_failed(exc)
+        try:  # a file can pass the open checks and still fail on the first read
+            counts = store.counts()
+        except (StoreError, OSError) as exc:
+            store.close()
+            return self._open_failed(exc)
         if self.store is not None:
             self.store.close()
         self.store = store
@@ -285,7 +290,6 @@ class AnnotateController(QObject):
         self._registered.clear()
         if not store.readonly:
             self.settings.set("annotate/database", str(path))
-        counts = store.counts()
         note = f", upgraded from schema version {store.upgraded_from}" if store.upgraded_from else ""
         self.report("info", f"annotation database {path}: {counts.annotations} bars by {counts.annotators} "
                             f"annotators on {counts.images} images{note}" + (" (read-only)" if store.readonly else ""))

@@ -33,6 +33,7 @@ from urllib.parse import quote
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.pool import QueuePool
 
+from galaxyscope.safe_files import not_regular_reason
 from galaxyscope.store.errors import (
     DatabaseLockedError,
     DatabaseReadOnlyError,
@@ -78,6 +79,9 @@ def check_file(path: Path, *, readonly: bool) -> bool:
             raise DatabaseReadOnlyError(
                 path, f"cannot create the database: folder {folder} is not writable")
         return False
+    problem = not_regular_reason(path)
+    if problem is not None:  # a named pipe would block open() forever
+        raise NotADatabaseError(path, problem)
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(SQLITE_MAGIC))

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, insert
 
 from galaxyscope.store.engine import sqlite_uri
 from galaxyscope.store.errors import NotADatabaseError, SchemaTooNewError, StoreError
@@ -34,47 +34,104 @@ def _v1_to_v2(conn: Connection) -> None:
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v1_to_v2}
 
 
-def _version_from_tables(path: Path, tables: set[str], versions: list[int]) -> int | None:
-    """The schema version given the table names and schema_version rows; None: empty file."""
-    tables = {t for t in tables if not t.startswith("sqlite_")}
-    if "schema_version" in tables:
-        if not versions:
-            raise NotADatabaseError(path, "the schema_version table is empty (damaged file?)")
-        return max(versions)
-    if tables:
-        shown = ", ".join(sorted(tables)[:6]) + (", ..." if len(tables) > 6 else "")
+#: columns each schema version added, so the columns a file of an older version must have
+#: are the current ones minus those added later
+ADDED_COLUMNS: dict[int, dict[str, set[str]]] = {2: {"annotations": {"note"}, "annotation_history": {"note"}}}
+
+_LEFT_ALONE = "not opened; the file was left untouched"
+
+
+def expected_columns(version: int) -> dict[str, set[str]]:
+    """Table -> column names a galaxyscope file of schema ``version`` has."""
+    columns = {t.name: {c.name for c in t.columns} for t in Base.metadata.sorted_tables}
+    for later, added in ADDED_COLUMNS.items():
+        if later > version:
+            for table, names in added.items():
+                columns[table] = columns[table] - names
+    return columns
+
+
+Query = Callable[[str, tuple], list[tuple]]
+
+
+def _read_schema(query: Query) -> tuple[dict[str, set[str]], list[object]]:
+    """(table -> column names, raw schema_version values), by reading only."""
+    tables = [r[0] for r in query("SELECT name FROM sqlite_master WHERE type='table'", ())
+              if not str(r[0]).startswith("sqlite_")]
+    columns = {str(t): {str(r[0]) for r in query("SELECT name FROM pragma_table_info(?)", (t,))}
+               for t in tables}
+    values = ([r[0] for r in query("SELECT version FROM schema_version", ())]
+              if "schema_version" in columns else [])
+    return columns, values
+
+
+def _version_from_schema(path: Path, columns: dict[str, set[str]], values: list[object]) -> int | None:
+    """The schema version of a file whose tables and schema_version rows are given; None: empty.
+
+    Why so strict: a file is written to (WAL switch, migrations) only once it is known
+    to be ours; anything else is refused here, while it has only been read.
+    """
+    tables = set(columns)
+    if "schema_version" not in tables:
+        if tables:
+            shown = ", ".join(sorted(tables)[:6]) + (", ..." if len(tables) > 6 else "")
+            raise NotADatabaseError(
+                path, f"an SQLite database, but not a galaxyscope annotation database (tables: {shown})")
+        return None
+    if not values:
+        raise NotADatabaseError(path, "the schema_version table is empty (damaged file?)")
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int)]
+    if bad:
         raise NotADatabaseError(
-            path, f"an SQLite database, but not a galaxyscope annotation database (tables: {shown})")
-    return None
+            path, f"the schema_version table holds {'NULL' if bad[0] is None else repr(bad[0])}, not a version number (a damaged file, or "
+                  f"not a galaxyscope annotation database); {_LEFT_ALONE}")
+    version = max(int(v) for v in values)  # type: ignore[arg-type]
+    if version > SCHEMA_VERSION:
+        return version  # a newer galaxyscope's tables are not ours to check
+    if version < 1:
+        raise NotADatabaseError(path, f"the schema_version table says version {version}, which no "
+                                      f"galaxyscope wrote; {_LEFT_ALONE}")
+    expected = expected_columns(version)
+    missing = sorted(set(expected) - tables)
+    if missing:
+        shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
+        raise NotADatabaseError(
+            path, f"has a schema_version table, but not a galaxyscope annotation database (tables "
+                  f"missing: {shown}); {_LEFT_ALONE}")
+    for table in sorted(expected):
+        lacking = sorted(expected[table] - columns[table])
+        if lacking:
+            shown = ", ".join(lacking[:6]) + (", ..." if len(lacking) > 6 else "")
+            raise NotADatabaseError(
+                path, f"table {table!r} is not galaxyscope's (schema version {version} needs the columns "
+                      f"{shown}); {_LEFT_ALONE}")
+    return version
 
 
 def peek_version(path: Path, *, busy_timeout_s: float) -> int | None:
     """The file's schema version read without writing anything (None for an empty file).
 
-    Why before the engine: a file from a newer galaxyscope is refused before any
-    PRAGMA or migration could touch it. Raises `SchemaTooNewError`,
-    `NotADatabaseError`, or lets sqlite3 errors through for the caller to translate.
+    Why before the engine: a file from a newer galaxyscope, or a database that is not
+    ours, is refused before any PRAGMA (the WAL switch writes the file) or migration
+    could touch it. Raises `SchemaTooNewError`, `NotADatabaseError`, or lets sqlite3
+    errors through for the caller to translate.
     """
     conn = sqlite3.connect(sqlite_uri(path, "ro"), uri=True, timeout=busy_timeout_s)
     try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        versions = ([int(r[0]) for r in conn.execute("SELECT version FROM schema_version")]
-                    if "schema_version" in tables else [])
+        columns, values = _read_schema(lambda sql, params: conn.execute(sql, params).fetchall())
     finally:
         conn.close()
-    version = _version_from_tables(path, tables, versions)
+    version = _version_from_schema(path, columns, values)
     if version is not None and version > SCHEMA_VERSION:
         raise SchemaTooNewError(path, version, SCHEMA_VERSION)
     return version
 
 
 def current_version(conn: Connection, path: Path) -> int | None:
-    """The schema version seen inside an open transaction (None: no tables yet)."""
-    tables = {r[0] for r in conn.exec_driver_sql(
-        "SELECT name FROM sqlite_master WHERE type='table'")}
-    versions = ([int(r[0]) for r in conn.execute(text("SELECT version FROM schema_version"))]
-                if "schema_version" in tables else [])
-    return _version_from_tables(path, tables, versions)
+    """The schema version seen inside an open transaction (None: no tables yet), checked
+    the same way as `peek_version`."""
+    columns, values = _read_schema(lambda sql, params: list(conn.exec_driver_sql(sql, params).fetchall()))
+    return _version_from_schema(path, columns, values)
 
 
 def upgrade(conn: Connection, path: Path, *, readonly: bool = False) -> tuple[int | None, int]:
