@@ -288,3 +288,90 @@ def test_pixel_scale_from_a_broken_wcs_is_unknown_not_cdelt_alone(tmp_path):
     hdu.header.update(CDELT1=-0.396 / 3600, CDELT2=0.396 / 3600)
     hdu.writeto(tmp_path / "ok.fits")
     assert read_image(tmp_path / "ok.fits").pixel_scale_arcsec() == pytest.approx(0.396)
+
+
+# ----------------------------------------------------------------------------- catalogues
+
+
+def _png_file(path: Path, value: int = 128) -> Path:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", (8, 8), value).save(path)
+    return path
+
+
+def test_duplicate_file_names_keep_the_first_row_and_say_so(tmp_path):
+    # before: both rows became entries and the first objid vanished from the results
+    _png_file(tmp_path / "a.png")
+    _png_file(tmp_path / "b.png")
+    (tmp_path / "catalog.csv").write_text("filename,objid\na.png,587722981747982465\nb.png,2\n"
+                                          "./a.png,587722981747982466\n")
+    images = ImageSet.open(tmp_path)
+    assert images.keys() == ["a.png", "b.png"]
+    assert images.entries[0].row["objid"] == 587722981747982465
+    (dup,) = [f for f in images.failures if "same file" in f.reason]
+    assert dup.reason == ("row 2 (objid 587722981747982466) names the same file as row 0 "
+                          "(objid 587722981747982465); only row 0 is used")
+    assert images.failure_counts["duplicate file name"] == 1
+
+
+def test_names_leaving_the_dataset_folder_are_refused_unread(tmp_path, monkeypatch):
+    root = tmp_path / "set"
+    _png_file(root / "in.png")
+    outside = _png_file(tmp_path / "secret.png")
+    (root / "catalog.csv").write_text(f"filename,id\nin.png,1\n../secret.png,2\n{outside},3\n"
+                                      f"sub/../../secret.png,4\n{root / 'in.png'},5\n")
+    opened: list[str] = []
+    import galaxyscope.images.imageset as imageset_module
+
+    real = imageset_module.read_image
+    monkeypatch.setattr(imageset_module, "read_image", lambda p: opened.append(str(p)) or real(p))
+    images = ImageSet.open(root)
+    refused = [f for f in images.failures if "leaves the dataset folder" in f.reason]
+    assert [f.reason.split(":")[0] for f in refused] == ["row 1", "row 2", "row 3"]
+    assert images.failure_counts["file name leaves the dataset folder; only files inside it are read"] == 3
+    # the absolute name inside the folder is the same file as row 0: a duplicate, not an escape
+    assert images.keys() == ["in.png"]
+    list(images.iter_images())
+    assert opened == [str(root / "in.png")]
+
+
+def test_unusable_pixel_scales_are_reported_not_silent(tmp_path, capsys):
+    for name in "abcd":
+        _png_file(tmp_path / f"{name}.png")
+    (tmp_path / "catalog.csv").write_text("filename,pixel_scale_arcsec\na.png,0.396\nb.png,nan\nc.png,0\n"
+                                          "d.png,-0.2\n")
+    images = ImageSet.open(tmp_path)
+    (warning,) = images.warnings
+    assert warning.startswith("pixel scale: 3 of 4 images have no usable value in column 'pixel_scale_arcsec'")
+    assert "lengths are in pixels only" in warning
+    assert [images[i].pixel_scale is None for i in range(4)] == [False, True, True, True]
+    assert main(["info", str(tmp_path)]) == 0
+    assert "warning      pixel scale: 3 of 4 images" in capsys.readouterr().out
+    formula = ImageSet.open(tmp_path, catalogue=Table({"filename": ["a.png"], "petroR90_r": [np.nan]}),
+                            pixel_scale_formula=("petroR90_r", 0.02))
+    assert formula.warnings and "column 'petroR90_r' x 0.02" in formula.warnings[0]
+
+
+def test_a_huge_catalogue_of_missing_files_is_counted_not_listed(tmp_path, capsys):
+    from galaxyscope.images.imageset import MAX_KEPT_PER_REASON
+    from galaxyscope.jobs.cli_measure import MAX_SKIP_LINES, print_skipped
+
+    _png_file(tmp_path / "a.png")
+    n_missing = MAX_KEPT_PER_REASON + 1500
+    rows = "".join(f"gone{i}.png,{i + 2}\n" for i in range(n_missing))
+    (tmp_path / "catalog.csv").write_text("filename,objid\na.png,1\n" + rows)
+    images = ImageSet.open(tmp_path)
+    assert len(images) == 1
+    assert len(images.failures) == MAX_KEPT_PER_REASON + 1  # the rest is one counted line
+    assert images.failure_counts["file named in catalogue not found"] == n_missing
+    assert images.failures[-1].reason.startswith("1,500 more catalogue rows: file named in catalogue not found")
+    print_skipped(images.failures)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == MAX_SKIP_LINES + 2
+    assert lines[-2] == (f"skipped: ... and {n_missing - MAX_SKIP_LINES} more "
+                         f"({n_missing - MAX_SKIP_LINES} x file named in catalogue not found)")
+    assert lines[-1] == f"skipped {n_missing} file(s) in all"
+    assert main(["info", str(tmp_path)]) == 0
+    assert f"missing      {n_missing} file(s) named in the catalogue" in capsys.readouterr().out

@@ -421,6 +421,8 @@ class MainWindow(QMainWindow):
             self.report("error", str(err))
         if len(failures) > MAX_LOGGED_FAILURES:
             self.report("error", f"… and {len(failures) - MAX_LOGGED_FAILURES} more catalogue rows without a file")
+        for text in getattr(image_set, "warnings", []):
+            self.report("warning", text)
         if len(image_set):
             self.browser.select_row(0)
         else:

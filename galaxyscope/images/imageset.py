@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,10 @@ FOLDER_CATALOGUES: tuple[str, ...] = ("catalog.ecsv", "catalog.csv")
 #: catalogue column used for the pixel scale when present and none is named
 AUTO_PIXEL_SCALE_COLUMN = "pixel_scale_arcsec"
 MISSING_FILE_REASON = "file named in catalogue not found"
+OUTSIDE_REASON = "file name leaves the dataset folder; only files inside it are read"
+#: failures kept one by one per reason; beyond that they are only counted (a catalogue
+#: naming a million missing files must not cost a million error objects and lines)
+MAX_KEPT_PER_REASON = 1000
 
 PixelScaleFormula = tuple[str, float] | Callable[[dict[str, Any]], Any]
 
@@ -85,6 +90,13 @@ class ImageSet:
         self.pixel_scale_formula = pixel_scale_formula
         self.default_pixel_scale = _as_scale(default_pixel_scale)
         self._failed_paths: set[Path] = {f.path for f in self.failures}
+        #: reason -> how many catalogue rows failed for it at open time (``failures`` keeps
+        #: at most `MAX_KEPT_PER_REASON` of each, plus one line counting the rest)
+        self.failure_counts: dict[str, int] = {}
+        for f in self.failures:
+            self.failure_counts[f.reason] = self.failure_counts.get(f.reason, 0) + 1
+        #: things worth saying about the set that are not a failed file (bad pixel scales, ...)
+        self.warnings: list[str] = []
 
     # ------------------------------------------------------------------ opening
 
@@ -179,22 +191,49 @@ class ImageSet:
         id_column: str | None,
         options: dict[str, Any],
     ) -> ImageSet:
+        """Entries for the files a catalogue names, in row order.
+
+        Refused rows (reported in ``failures``, one reason each): no file name; a name
+        leaving the dataset folder (``../../etc/passwd``, or an absolute path elsewhere);
+        a missing file; a second row naming a file an earlier row already named (the
+        first row is used: its id, its values).
+        """
         entries: list[ImageEntry] = []
-        failures: list[ImageReadError] = []
+        failures = _FailureLog()
+        where = table_path or root
+        root_text = os.path.normpath(os.path.abspath(os.fspath(root)))
         names = table[file_column]
         missing_mask = np.ma.getmaskarray(names)
+        ids = table[id_column].tolist() if id_column else None
+        first_row: dict[str, int] = {}
         for i, (name, masked) in enumerate(zip(names.tolist(), missing_mask)):
             text = "" if masked or name is None else normalise_key(name)
             if not text:
-                failures.append(ImageReadError(table_path or root, f"row {i}: no file name in {file_column!r}"))
+                failures.add(where, f"row {i}: no file name in {file_column!r}", "no file name")
                 continue
-            file_path = _locate(root, text)
-            if file_path is None:
-                failures.append(ImageReadError(root / text, MISSING_FILE_REASON))
+            inside = _inside(root_text, text)
+            if inside is None:
+                failures.add(where, f"row {i}: {text!r}: {OUTSIDE_REASON} ({root})", OUTSIDE_REASON)
                 continue
-            key = text if not Path(text).is_absolute() else file_path.as_posix()
+            found = _locate(inside)
+            if found is None:
+                failures.add(Path(inside), MISSING_FILE_REASON, MISSING_FILE_REASON)
+                continue
+            earlier = first_row.get(found)
+            if earlier is not None:
+                label = (lambda r: f"row {r} ({id_column} {ids[r]})") if ids is not None else (lambda r: f"row {r}")
+                failures.add(Path(found), f"{label(i)} names the same file as {label(earlier)}; only row "
+                                          f"{earlier} is used", "duplicate file name")
+                continue
+            first_row[found] = i
+            file_path = Path(found)
+            key = text if not os.path.isabs(text) else file_path.as_posix()
             entries.append(ImageEntry(path=file_path, key=key, row_index=i, catalogue=table))
-        return cls(root, entries, catalogue=table, failures=failures, id_column=id_column, **options)
+        image_set = cls(root, entries, catalogue=table, failures=failures.kept(where),
+                        id_column=id_column, **options)
+        image_set.failure_counts = dict(failures.counts)
+        image_set.warnings.extend(_scale_warnings(image_set))
+        return image_set
 
     @classmethod
     def _joined(
@@ -213,7 +252,11 @@ class ImageSet:
             for entry, i in zip(entries, index):
                 entry.row_index = int(i)
                 entry.catalogue = table
-        return cls(root, entries, catalogue=table, id_column=id_column, **options)
+        image_set = cls(root, entries, catalogue=table, id_column=id_column, **options)
+        if table is not None:
+            image_set.warnings.extend(_duplicate_key_warnings(table, file_column, id_column))
+            image_set.warnings.extend(_scale_warnings(image_set))
+        return image_set
 
     # ------------------------------------------------------------------ access
 
@@ -365,17 +408,113 @@ def list_image_files(root: str | Path, *, recursive: bool = True) -> list[Path]:
     return [root / key for key in list_image_keys(root, recursive=recursive)]
 
 
-def _locate(root: Path, name: str) -> Path | None:
-    """File named in a catalogue, relative to ``root``; tries image endings if it has none."""
-    candidate = Path(name) if Path(name).is_absolute() else root / name
-    if candidate.is_file():
+def _inside(root_text: str, name: str) -> str | None:
+    """The catalogue name as a path inside the (normalised, absolute) root, or None when
+    it leaves it. Lexical: '..' may not climb above the root, and an absolute name must
+    lie below it; symbolic links inside the folder are followed as usual."""
+    joined = os.path.normpath(name if os.path.isabs(name) else os.path.join(root_text, name))
+    if joined == root_text or not joined.startswith(root_text.rstrip(os.sep) + os.sep):
+        return None
+    return joined
+
+
+def _locate(candidate: str) -> str | None:
+    """The file a catalogue names (image endings tried when it has none); None if absent.
+
+    Plain strings and ``os.stat``: this runs once per catalogue row at open time."""
+    if _is_file(candidate):
         return candidate
-    if not image_suffix(name):
+    if not image_suffix(candidate):
         for suffix in IMAGE_SUFFIXES:
-            alt = candidate.with_name(candidate.name + suffix)
-            if alt.is_file():
-                return alt
+            if _is_file(candidate + suffix):
+                return candidate + suffix
     return None
+
+
+def _is_file(path: str) -> bool:
+    """True for anything but a missing path or a folder: a named pipe is then refused, with
+    its reason, when it is read (never opened here)."""
+    try:
+        return not stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+class _FailureLog:
+    """Failures at open time: the first `MAX_KEPT_PER_REASON` of each kind kept, all counted."""
+
+    def __init__(self) -> None:
+        self.items: list[ImageReadError] = []
+        self.counts: dict[str, int] = {}
+
+    def add(self, path: str | Path, reason: str, kind: str) -> None:
+        n = self.counts.get(kind, 0)
+        self.counts[kind] = n + 1
+        if n < MAX_KEPT_PER_REASON:
+            self.items.append(ImageReadError(path, reason))
+
+    def kept(self, where: Path) -> list[ImageReadError]:
+        out = list(self.items)
+        for kind, n in self.counts.items():
+            if n > MAX_KEPT_PER_REASON:
+                more = ImageReadError(where, f"{n - MAX_KEPT_PER_REASON:,} more catalogue rows: {kind} "
+                                             f"({n:,} in all; the first {MAX_KEPT_PER_REASON} are listed)")
+                more.count = n - MAX_KEPT_PER_REASON  # type: ignore[attr-defined]  # rows it stands for
+                more.kind = kind  # type: ignore[attr-defined]
+                out.append(more)
+        return out
+
+
+def _duplicate_key_warnings(table: Table, file_column: str, id_column: str | None) -> list[str]:
+    """A catalogue joined to a folder: rows naming the same file (or id) make the match ambiguous."""
+    column = file_column if file_column in table.colnames else id_column
+    if column is None or column not in table.colnames or len(table) == 0:
+        return []
+    values = np.asarray([normalise_key(v) for v in table[column].astype(str)])
+    uniq, counts = np.unique(values[~np.ma.getmaskarray(table[column])], return_counts=True)
+    dup = uniq[counts > 1]
+    if not len(dup):
+        return []
+    shown = ", ".join(map(str, dup[:5])) + (", ..." if len(dup) > 5 else "")
+    return [f"catalogue: {len(dup)} {column} value(s) appear on more than one row ({shown}); "
+            "each file gets the first such row"]
+
+
+def _scale_warnings(image_set: "ImageSet") -> list[str]:
+    """Say when catalogue pixel scales are unusable (NaN, 0, negative) for some images.
+
+    Why: those images silently get no arcsec (or kpc) lengths otherwise."""
+    cat = image_set.catalogue
+    if cat is None or not image_set.entries:
+        return []
+    column = image_set.pixel_scale_column
+    if column is None and AUTO_PIXEL_SCALE_COLUMN in cat.colnames:
+        column = AUTO_PIXEL_SCALE_COLUMN
+    formula = image_set.pixel_scale_formula
+    if column is not None:
+        source, factor = column, 1.0
+    elif isinstance(formula, tuple):
+        source, factor = formula[0], float(formula[1])
+    else:
+        return []
+    rows = np.array([e.row_index for e in image_set.entries], dtype=np.int64)
+    rows = rows[rows >= 0]
+    if not len(rows):
+        return []
+    col = cat[source]
+    try:
+        values = np.ma.filled(np.ma.asarray(col, dtype=float), np.nan)[rows] * factor
+    except (TypeError, ValueError):
+        return [f"pixel scale: column {source!r} is not numeric; lengths stay in pixels"]
+    bad = ~(np.isfinite(values) & (values > 0))
+    if not bad.any():
+        return []
+    what = f"column {source!r}" + (f" x {factor:g}" if factor != 1.0 else "")
+    example = next(i for i, b in zip(rows, bad) if b)
+    fallback = (f"they get the default {image_set.default_pixel_scale:.4g}" if image_set.default_pixel_scale is not None
+                else "their lengths are in pixels only (no arcsec, no kpc)")
+    return [f"pixel scale: {int(bad.sum())} of {len(rows)} images have no usable value in {what} "
+            f"(missing, NaN, zero or negative; e.g. row {example}: {col[example]}); {fallback}"]
 
 
 def _float(value: Any) -> float:

@@ -35,6 +35,9 @@ class SetInfo:
     redshift_column: str | None
     missing_files: list[str] = field(default_factory=list)
     n_missing: int = 0
+    #: other catalogue rows refused at open: reason kind -> count (duplicates, names outside the folder)
+    refused: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -58,13 +61,15 @@ def describe_set(path: str | Path) -> SetInfo:
     columns = list(s.catalogue.colnames) if s.catalogue is not None else []
     scale_col = s.pixel_scale_column or (AUTO_PIXEL_SCALE_COLUMN if AUTO_PIXEL_SCALE_COLUMN in columns else None)
     missing = [str(f.path) for f in s.failures if getattr(f, "reason", "") == MISSING_FILE_REASON]
+    n_missing = s.failure_counts.get(MISSING_FILE_REASON, len(missing))
+    refused = {k: n for k, n in s.failure_counts.items() if k != MISSING_FILE_REASON}
     return SetInfo(
         path=str(p), n_images=len(s), catalogue=str(cat_path) if cat_path else None,
         n_rows=len(s.catalogue) if s.catalogue is not None else None,
         n_with_row=sum(e.row_index >= 0 for e in s.entries), columns=columns,
         pixel_scale_column=scale_col,
         redshift_column=REDSHIFT_COLUMN if REDSHIFT_COLUMN in columns else None,
-        missing_files=missing[:MAX_LISTED], n_missing=len(missing),
+        missing_files=missing[:MAX_LISTED], n_missing=n_missing, refused=refused, warnings=list(s.warnings),
     )
 
 
@@ -89,4 +94,8 @@ def format_set_text(info: SetInfo) -> str:
         more = " …" if info.n_missing > len(info.missing_files) else ""
         lines.append(f"  missing      {info.n_missing} file(s) named in the catalogue"
                      + (": " + ", ".join(info.missing_files) + more if info.n_missing else ""))
+    for kind, n in info.refused.items():
+        lines.append(f"  refused      {n} catalogue row(s): {kind}")
+    for text in info.warnings:
+        lines.append(f"  warning      {text}")
     return "\n".join(lines)

@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
         set_framing(model, args.framing)
     check_keep_columns(image_set, args.keep)
+    for text in getattr(image_set, "warnings", []):
+        print(f"warning: {text}", file=sys.stderr)
     cache = saliency_cache(not args.no_cache)
     progress, close = tqdm_progress("measure", disable=args.quiet)
     partial = PartialRows(partial_path(out))
@@ -114,13 +116,18 @@ def print_skipped(failures, limit: int = MAX_SKIP_LINES, file=None) -> None:
     file = file or sys.stderr
     for f in failures[:limit]:
         print(f"skipped: {f}", file=file)
-    if len(failures) > limit:
-        reasons = Counter(getattr(f, "reason", str(f)) for f in failures[limit:])
+    rest = failures[limit:]
+    if rest:
+        reasons: Counter[str] = Counter()
+        for f in rest:
+            reasons[getattr(f, "kind", getattr(f, "reason", str(f)))] += getattr(f, "count", 1)
         common = "; ".join(f"{n} x {r}" for r, n in reasons.most_common(3))
         more = f"; {len(reasons) - 3} other reasons" if len(reasons) > 3 else ""
-        print(f"skipped: ... and {len(failures) - limit} more ({common}{more})", file=file)
+        n_rest = sum(getattr(f, "count", 1) for f in rest)
+        print(f"skipped: ... and {n_rest} more ({common}{more})", file=file)
     if failures:
-        print(f"skipped {len(failures)} file(s) in all", file=file)
+        # a failure may stand for many catalogue rows (``count``: the rows only counted at open)
+        print(f"skipped {sum(getattr(f, 'count', 1) for f in failures)} file(s) in all", file=file)
 
 
 def partial_path(out: Path) -> Path:
