@@ -53,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the saliency cache")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    from galaxyscope.images.guarded_read import add_read_limit_arguments
+
+    add_read_limit_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -75,6 +78,9 @@ def _check(args: argparse.Namespace) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Scan, write the table (and montage / database flags), print the summary."""
     out = _check(args)
+    from galaxyscope.images.guarded_read import limits_from_args
+
+    read_limits = limits_from_args(args)
     from galaxyscope.bias.flags import FlagThresholds
     from galaxyscope.bias.montage import write_montage
     from galaxyscope.bias.scan import scan_dataset
@@ -90,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         report = scan_dataset(image_set, model, thresholds=thresholds, method=args.attribution,
                               n_samples=args.samples, noise=args.noise, target=args.target,
                               label_columns=labels, keep_worst=args.worst if args.montage else 0,
-                              cache=cache, progress=progress)
+                              cache=cache, progress=progress, read_limits=read_limits)
     except KeyError as exc:  # --labels naming a missing or non-binary column
         raise GalaxyscopeError(f"--labels: {exc.args[0] if exc.args else exc}") from None
     finally:

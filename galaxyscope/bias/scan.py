@@ -157,6 +157,7 @@ def scan_dataset(
     cache: Any = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    read_limits: Any = "default",
 ) -> ScanReport:
     """Saliency, masks, scores and flags for every readable image of ``image_set``.
 
@@ -166,9 +167,14 @@ def scan_dataset(
     model's outputs and ``has_bar`` where the catalogue has them). The galaxy's
     centre comes from the catalogue's centre_x / centre_y when present, else the
     image centre. Raises CancelledError when ``cancel()`` turns True.
+    ``read_limits`` (`ReadLimits`; default: `guarded_read`'s defaults, None: off): a read
+    that takes too long or a header declaring too many pixels is a reported failure.
     """
     from galaxyscope.saliency.attributions import compute_saliency
 
+    from galaxyscope.images.guarded_read import ReadLimits, guarded_read
+
+    limits = ReadLimits() if isinstance(read_limits, str) else read_limits
     t = thresholds or FlagThresholds()
     labels_by_col = _label_arrays(image_set, model, label_columns)
     rows: list[ScanRow] = []
@@ -182,7 +188,7 @@ def scan_dataset(
             raise CancelledError(f"bias scan stopped after {i} of {total} images")
         key = image_set.entries[i].key
         try:
-            image = image_set[i]
+            image = guarded_read(getattr(image_set.entries[i], "path", key), lambda i=i: image_set[i], limits)
         except ImageReadError as exc:
             failures.append(exc)
         else:

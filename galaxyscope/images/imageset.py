@@ -29,6 +29,7 @@ from galaxyscope.images.catalogue import (
     row_dict,
 )
 from galaxyscope.images.galaxy_image import GalaxyImage
+from galaxyscope.images.guarded_read import ReadLimits, guarded_read
 from galaxyscope.images.readers import IMAGE_SUFFIXES, image_suffix, is_image_file, read_image
 
 #: catalogue names looked for inside a folder, first found wins
@@ -284,15 +285,24 @@ class ImageSet:
             image.pixel_scale = self._pixel_scale(row)
         return image
 
+    def read(self, i: int, limits: ReadLimits | None = ReadLimits()) -> GalaxyImage:
+        """``self[i]`` under the batch guard (`guarded_read`): a header declaring more
+        than ``limits.max_pixels`` or a read longer than ``limits.timeout_s`` raises
+        `ImageReadError`. ``limits=None``: a plain ``self[i]``."""
+        return guarded_read(self.entries[i].path, lambda: self[i], limits)
+
     def iter_images(
         self,
         progress: Callable[[int, int], None] | None = None,
         cancel: Callable[[], bool] | None = None,
+        limits: ReadLimits | None = ReadLimits(),
     ) -> Iterator[tuple[int, GalaxyImage]]:
         """Yield (index, image) for every readable entry, in order.
 
         Why: the loop every batch job runs. A bad file is skipped and its
-        `ImageReadError` appended to ``failures`` (once per path). ``progress``
+        `ImageReadError` appended to ``failures`` (once per path); so is one
+        whose read times out or whose header declares too many pixels
+        (``limits``, see `guarded_read`; None = unguarded). ``progress``
         gets (done, total) after each entry; ``cancel`` is checked before each
         one and raises `CancelledError`.
         """
@@ -301,7 +311,7 @@ class ImageSet:
             if cancel is not None and cancel():
                 raise CancelledError(f"stopped after {i} of {total} images")
             try:
-                image = self[i]
+                image = self.read(i, limits)
             except ImageReadError as err:
                 self._record(err)
             else:

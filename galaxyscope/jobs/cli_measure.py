@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-agreement", action="store_true",
                    help="skip the isophote cross-check (no methods_disagree flags; faster)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    from galaxyscope.images.guarded_read import add_read_limit_arguments
+
+    add_read_limit_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -57,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
         raise GalaxyscopeError(f"--method: {exc} (choose from {sorted(METHODS) + ['isophote']} or all)") from None
     if args.min_bar_probability is not None and not 0.0 <= args.min_bar_probability <= 1.0:
         raise GalaxyscopeError(f"--min-bar-probability must lie in [0, 1], got {args.min_bar_probability}")
+    from galaxyscope.images.guarded_read import limits_from_args
+
+    read_limits = limits_from_args(args)
     out = Path(args.out)
     if out.suffix.lower() not in (".ecsv", ".csv", ".fits"):
         raise GalaxyscopeError(f"{out}: output must end in .ecsv, .csv or .fits")
@@ -77,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
                                      n_samples=args.samples, noise=args.noise, target=args.target,
                                      cache=cache, keep_columns=args.keep, progress=progress,
                                      min_bar_probability=args.min_bar_probability,
-                                     check_agreement=not args.no_agreement, on_rows=partial.write)
+                                     check_agreement=not args.no_agreement, on_rows=partial.write,
+                                     read_limits=read_limits)
     except BaseException as exc:  # interrupted or failed: keep every finished image's rows
         close()
         n_kept = _write_finished(partial, out)

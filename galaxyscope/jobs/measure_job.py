@@ -13,6 +13,10 @@ import numpy as np
 from astropy.table import Column, MaskedColumn, Table
 
 from galaxyscope.errors import CancelledError, GalaxyscopeError, ImageReadError
+from galaxyscope.images.guarded_read import ReadLimits
+
+#: every batch read is guarded (time limit, declared-size cap) unless told otherwise
+READ_LIMITS_DEFAULT = ReadLimits()
 
 BAR_METHODS_DEFAULT = ("paper", "moments")
 
@@ -87,6 +91,7 @@ def measure_dataset(
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     on_rows: Callable[[list[dict]], None] | None = None,
+    read_limits=READ_LIMITS_DEFAULT,
 ) -> MeasureReport:
     """Saliency + bar measurement for every readable image of ``image_set``.
 
@@ -107,6 +112,8 @@ def measure_dataset(
     step fails unexpectedly (the reason names the error): nothing else stops the batch
     except ``cancel``. ``on_rows`` gets each image's rows as soon as they exist (the CLI
     appends them to a partial file, so a killed run keeps what it finished).
+    ``read_limits`` (`ReadLimits`): each image read runs under a time limit and a cap
+    on the pixels its header declares; one over either is a skipped image (None: off).
     """
     from galaxyscope.measure import measure_bar
     from galaxyscope.model.domain import domain_reasons
@@ -115,7 +122,7 @@ def measure_dataset(
     check_keep_columns(image_set, keep_columns)
     if getattr(model.meta, "task", "classify") == "regress":
         report = _regress_dataset(image_set, model, target=target, progress=progress, cancel=cancel,
-                                  on_rows=on_rows)
+                                  on_rows=on_rows, read_limits=read_limits)
         return add_catalogue_columns(report, image_set, keep_columns)
     pre = model.preprocessing
     threshold = model_min_bar_probability(model) if min_bar_probability is None else float(min_bar_probability)
@@ -160,7 +167,7 @@ def measure_dataset(
                                               framing=framing, box=box))
         return image_rows
 
-    for i, image in image_set.iter_images(progress=progress, cancel=cancel):
+    for i, image in image_set.iter_images(progress=progress, cancel=cancel, limits=read_limits):
         key = image_set.entries[i].key
         image_rows = guarded(image, key, failures, lambda: measure_one(key, image))
         rows.extend(image_rows)
@@ -295,7 +302,8 @@ def _redshift(image) -> float | None:
     return z if z is not None and np.isfinite(z) else None
 
 
-def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=None, on_rows=None) -> MeasureReport:
+def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=None, on_rows=None,
+                     read_limits=READ_LIMITS_DEFAULT) -> MeasureReport:
     """The paper's control: a CNN that regresses the bar length directly (method "regressor").
 
     Its prediction is in the units of the column it was trained on (pixels for
@@ -314,7 +322,7 @@ def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=Non
                    framing=model.preprocessing.describe_box(image), crop_x0=-1, crop_y0=-1, crop_side_px=-1)
         return [row]
 
-    for i, image in image_set.iter_images(progress=progress, cancel=cancel):
+    for i, image in image_set.iter_images(progress=progress, cancel=cancel, limits=read_limits):
         key = image_set.entries[i].key
         image_rows = guarded(image, key, failures, lambda: regress_one(key, image))
         rows.extend(image_rows)
