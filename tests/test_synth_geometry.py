@@ -47,7 +47,10 @@ def test_projected_outline_is_where_the_ferrers_light_ends(bar):
     assert np.all(ferrers(*to_disc(10.0 + 0.98 * (x - 10.0), 20.0 + 0.98 * (y - 20.0))) > 0)
     # the tips are the outline's farthest points from the centre, at the reported ends
     assert math.isclose(math.hypot(geo.x2 - geo.x1, geo.y2 - geo.y1), geo.length_px, rel_tol=1e-9)
-    assert math.isclose(math.degrees(math.atan2(geo.y2 - geo.y1, geo.x2 - geo.x1)) % 180, geo.pa_deg, abs_tol=1e-6)
+    tip_angle = math.degrees(math.atan2(geo.y2 - geo.y1, geo.x2 - geo.x1))
+    turn = (tip_angle - geo.pa_deg) % 180.0  # the same direction: 0 or 180 apart, up to rounding
+    assert min(turn, 180.0 - turn) < 1e-6
+    assert 0.0 <= geo.pa_deg < 180.0
     assert geo.x1 <= geo.x2
     assert 0 < geo.axis_ratio <= 1
 

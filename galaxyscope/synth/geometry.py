@@ -64,6 +64,8 @@ def projected_bar(
     if ex < 0 or (ex == 0 and ey < 0):
         ex, ey = -ex, -ey
     pa = math.degrees(math.atan2(ey, ex)) % 180.0
+    if pa >= 180.0:  # -1e-17 % 180 is 180.0 in floating point; the range is [0, 180)
+        pa = 0.0
     return ProjectedBar(
         length_px=2.0 * semi_major,
         pa_deg=pa,
