@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 from scipy.spatial import ConvexHull
@@ -62,6 +62,7 @@ def test_unbarred_galaxy_has_no_bar_anywhere(seed, index, size):
 
 @given(seeds, indices, sizes)
 @SETTINGS
+@example(seed=2_147_483_647, index=220, size=96)  # a dust-laned 13 px bar (CI, 2026-12-04)
 def test_bar_light_lies_where_the_truth_says(seed, index, size):
     galaxy = render_galaxy(sample_params(seed, index, size, has_bar=True))
     t, bar, mask = galaxy.truth, galaxy.components.bar, galaxy.bar_mask
@@ -73,9 +74,14 @@ def test_bar_light_lies_where_the_truth_says(seed, index, size):
     # orientation and shape from the light's second moments, for bars that are resolved and
     # not nearly round (a few pixels of light cannot define an angle)
     if t.bar_length_px >= 8 and t.bar_axis_ratio < 0.7 and np.count_nonzero(bar) >= 10:
-        pa, ratio = light_moments(bar)
+        # dust lanes on the leading edges absorb one side of each half by design, which twists a
+        # small bar's light moments by several degrees: the outline is judged on the bar's own
+        # light without them, the dusty light within a looser bound
+        clear = render_galaxy(dataclasses.replace(galaxy.params, bar_dust_tau=0.0)).components.bar
+        pa, ratio = light_moments(clear)
         assert angle_diff(pa, t.bar_pa_deg) < 5.0
         assert abs(ratio - t.bar_axis_ratio) < 0.1
+        assert angle_diff(light_moments(bar)[0], t.bar_pa_deg) < 12.0
     # the mask's own orientation agrees too (once it is long enough not to be a pixel staircase)
     if t.bar_length_px >= 16 and t.bar_axis_ratio < 0.7:
         pa_mask, _ = light_moments(mask.astype(float))
