@@ -3,7 +3,8 @@
     python experiments/train_real_rows.py --rows render,survey,dann,weak --seed 0 \
         --synthetic /work/data/train3k_new --val /work/data/val200_new --out /work/data/models
 
-Every row fine-tunes the shipped model (resources/models/default.safetensors) for the same
+Every row fine-tunes one starting model (``--init``; default the shipped model, but issue 14's
+table started from version 1: ``git show 58eec6d:resources/models/default.safetensors``) for the same
 number of steps (``--epochs`` over the same synthetic images, same seed, same learning rate);
 only the recipe changes:
 
