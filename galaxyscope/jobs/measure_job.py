@@ -7,7 +7,7 @@ reads: one row per image and method.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from astropy.table import Column, MaskedColumn, Table
@@ -128,7 +128,6 @@ def measure_dataset(
     threshold = model_min_bar_probability(model) if min_bar_probability is None else float(min_bar_probability)
     saliency_methods = [m for m in methods if m != "isophote"]
     want_isophote = "isophote" in methods or (check_agreement and bool(saliency_methods))
-    rows: list[dict] = []
     failures: list[ImageReadError] = []
 
     def measure_one(key: str, image) -> list[dict]:
@@ -167,12 +166,8 @@ def measure_dataset(
                                               framing=framing, box=box))
         return image_rows
 
-    for i, image in image_set.iter_images(progress=progress, cancel=cancel, limits=read_limits):
-        key = image_set.entries[i].key
-        image_rows = guarded(image, key, failures, lambda: measure_one(key, image))
-        rows.extend(image_rows)
-        if on_rows is not None and image_rows:
-            on_rows(image_rows)
+    rows = rows_of_each(image_set, measure_one, failures, on_rows=on_rows, progress=progress, cancel=cancel,
+                        read_limits=read_limits)
     table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS, dtype=COLUMN_DTYPES)
     table.meta["min_bar_probability"] = threshold
     table.meta["framing"] = pre.framing
@@ -201,6 +196,21 @@ def guarded(image, key: str, failures: list[ImageReadError], work: Callable[[], 
         failures.append(ImageReadError(image.path or key,
                                        f"could not be measured ({type(exc).__name__}: {text or 'no message'})"))
     return []
+
+
+def rows_of_each(image_set, work: Callable[[str, Any], list[dict]], failures: list[ImageReadError], *,
+                 on_rows: Callable[[list[dict]], None] | None = None, progress=None, cancel=None,
+                 read_limits=READ_LIMITS_DEFAULT) -> list[dict]:
+    """``work(key, image)``'s rows for every readable image, each under `guarded`; ``on_rows``
+    gets each image's rows as they come (the partial file of a batch)."""
+    rows: list[dict] = []
+    for i, image in image_set.iter_images(progress=progress, cancel=cancel, limits=read_limits):
+        key = image_set.entries[i].key
+        image_rows = guarded(image, key, failures, lambda: work(key, image))
+        rows.extend(image_rows)
+        if on_rows is not None and image_rows:
+            on_rows(image_rows)
+    return rows
 
 
 def model_min_bar_probability(model) -> float:
@@ -310,7 +320,6 @@ def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=Non
     bar_length_px); no saliency, so width, angle and endpoints are NaN.
     """
     idx = model.output_index(target if target is not None else 0)
-    rows: list[dict] = []
     failures: list[ImageReadError] = []
 
     def regress_one(key: str, image) -> list[dict]:
@@ -322,12 +331,8 @@ def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=Non
                    framing=model.preprocessing.describe_box(image), crop_x0=-1, crop_y0=-1, crop_side_px=-1)
         return [row]
 
-    for i, image in image_set.iter_images(progress=progress, cancel=cancel, limits=read_limits):
-        key = image_set.entries[i].key
-        image_rows = guarded(image, key, failures, lambda: regress_one(key, image))
-        rows.extend(image_rows)
-        if on_rows is not None and image_rows:
-            on_rows(image_rows)
+    rows = rows_of_each(image_set, regress_one, failures, on_rows=on_rows, progress=progress, cancel=cancel,
+                        read_limits=read_limits)
     table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS)
     table.meta["model_sha256"] = getattr(model, "sha256", "")
     table.meta["regressed_column"] = model.meta.output_names[idx]

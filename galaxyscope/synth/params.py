@@ -129,7 +129,7 @@ class BackgroundGalaxy:
 
 
 @dataclass(frozen=True)
-class Companion:
+class Companion(BackgroundGalaxy):
     """A galaxy near the target (a group member, or in a merger an interacting partner).
 
     Why: real cutouts often hold a neighbour, and a model that never saw one may read it as a
@@ -140,14 +140,6 @@ class Companion:
     side away from the target, ``tail_flux`` counts in all.
     """
 
-    x: float
-    y: float
-    flux: float
-    r_eff: float
-    n: float
-    ellip: float
-    theta_deg: float
-    colour: Colour
     tail_length: float = 0.0
     tail_flux: float = 0.0
     tail_curl_deg: float = 0.0
