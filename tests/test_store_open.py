@@ -21,6 +21,7 @@ from galaxyscope.store import (
     SchemaTooNewError,
     StoreError,
 )
+from galaxyscope.images.identity import image_key
 from galaxyscope.store.engine import make_engine, translated_errors
 
 # Schema version 1 exactly as the first release created it (no `note` columns).
@@ -131,7 +132,7 @@ def test_v1_file_is_migrated_to_current(tmp_path):
     old = tmp_path / "v1.db"
     make_v1(old)
     with AnnotationStore(old) as store:
-        assert store.upgraded_from == 1 and store.schema_version == SCHEMA_VERSION == 2
+        assert store.upgraded_from == 1 and store.schema_version == SCHEMA_VERSION == 3
         ann = store.get_annotation(1)
         assert ann.bar == BarLine(0, 0, 30, 40) and ann.note is None and ann.revision == 2
         assert ann.image_path == "gz/a.jpg" and store.get_image(1).objid == 587722981747982465
@@ -139,7 +140,7 @@ def test_v1_file_is_migrated_to_current(tmp_path):
         changed = store.update_annotation(1, note="added in v2")
         assert changed.note == "added in v2" and len(store.history(1)) == 2
     raw = sqlite3.connect(old)
-    assert [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+    assert [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
     assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     raw.close()
     # the migrated file has exactly the schema of a new one
@@ -169,7 +170,7 @@ def test_v1_file_locked_by_another_program(tmp_path):
 def test_v1_file_read_only_cannot_be_upgraded(tmp_path):
     old = tmp_path / "v1.db"
     make_v1(old)
-    with pytest.raises(StoreError, match="version 1 and needs upgrading to 2"):
+    with pytest.raises(StoreError, match="version 1 and needs upgrading to 3"):
         AnnotationStore(old, readonly=True)
 
 
@@ -184,8 +185,8 @@ def test_newer_version_is_refused_and_left_untouched(tmp_path):
     with pytest.raises(SchemaTooNewError) as err:
         AnnotationStore(db)
     msg = str(err.value)
-    assert str(db) in msg and "version 7" in msg and "version 2" in msg and "upgrade galaxyscope" in msg
-    assert err.value.found == 7 and err.value.supported == 2
+    assert str(db) in msg and "version 7" in msg and "version 3" in msg and "upgrade galaxyscope" in msg
+    assert err.value.found == 7 and err.value.supported == 3
     assert sha(db) == before
 
 
@@ -310,7 +311,7 @@ def test_odd_characters_in_the_database_path(tmp_path):
         store.register_image("a.jpg")
     assert db.is_file() and not (folder / "bars").exists()
     with AnnotationStore(db, readonly=True) as store:
-        assert store.images()[0].path == "a.jpg"
+        assert store.images()[0].path == image_key("a.jpg")
 
 
 def test_locked_database_gives_a_message_not_a_crash(tmp_path):
@@ -325,7 +326,7 @@ def test_locked_database_gives_a_message_not_a_crash(tmp_path):
         assert str(db) in str(err.value) and "0.2 s" in str(err.value)
         assert store.all_annotations() == []  # reading still works during the lock (WAL)
         with AnnotationStore(db, busy_timeout_s=0.2) as second:  # opening needs no write lock
-            assert second.get_image(img.id).path == "a.jpg"
+            assert second.get_image(img.id).path == image_key("a.jpg")
     finally:
         holder.execute("ROLLBACK")
         holder.close()

@@ -16,7 +16,7 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
-from galaxyscope.gui.bar_fit import redshift_of
+from galaxyscope.images.identity import image_key, objid_of, redshift_of  # noqa: F401  (image_key: the window imports it here)
 from galaxyscope.gui.overlay_geometry import PIXEL_CENTRE
 from galaxyscope.store import UNSET, AnnotationRecord, AnnotationStore, BarLine, ImageRecord, MachineRecord
 from galaxyscope.store.agreement import ImageAgreement, SetAgreement, VettingRow
@@ -41,7 +41,6 @@ OTHER_COLOURS: tuple[tuple[int, int, int], ...] = (
 HOYLE_REPEAT_SCATTER = 0.03
 HOYLE_BETWEEN_SCATTER = 0.20
 
-OBJID_KEYS = ("objid", "dr7objid", "dr8objid")
 
 
 # ---------------------------------------------------------------------- coordinates
@@ -71,17 +70,6 @@ def line_to_scene(line: BarLine) -> tuple[tuple[float, float], tuple[float, floa
 def is_a_line(line: BarLine | None) -> bool:
     """True when a drag drew something longer than a click."""
     return line is not None and line.length_px >= MIN_LINE_PX
-
-
-def image_key(path: str | Path) -> str:
-    """How an image file is named in the database: its absolute posix path.
-
-    Why absolute: the database outlives the folder you happened to start the app in.
-    """
-    return Path(path).absolute().as_posix()
-
-
-# ---------------------------------------------------------------------- colours
 
 
 def annotator_colour(annotator_id: int | None, *, own: bool) -> tuple[int, int, int]:
@@ -150,31 +138,14 @@ def own_annotation(records: Iterable[AnnotationRecord], annotator: str | None) -
 
 
 def image_metadata(meta: Mapping[str, Any] | None) -> tuple[int | str | None, float | None]:
-    """(objid, redshift) from a catalogue row; an objid that is a float (digits already lost)
-    or masked is left out rather than guessed."""
-    objid = None
-    for key in OBJID_KEYS:
-        for k, v in (meta or {}).items():
-            if str(k).lower() == key and isinstance(v, (int, np.integer, str, bytes)) \
-                    and not isinstance(v, (bool, np.bool_)):
-                objid = v.decode() if isinstance(v, bytes) else v
-                break
-        if objid is not None:
-            break
-    return objid, redshift_of(meta)
+    """(objid, redshift) of a catalogue row, as `images.identity` reads them."""
+    return objid_of(meta), redshift_of(meta)
 
 
 def register_shown_image(store: AnnotationStore, image: Any, set_name: str | None) -> ImageRecord:
-    """Register (or find) the image being annotated: absolute path, content hash, pixel scale,
+    """Register (or find) the image being annotated, with its content hash, pixel scale,
     objid and redshift, so the store can give the lengths in arcsec and kpc."""
-    if getattr(image, "path", None) is None:
-        raise ValueError(f"image {getattr(image, 'id', '?')!r} has no file to refer to")
-    objid, z = image_metadata(getattr(image, "meta", None))
-    path = Path(image.path)
-    kwargs: dict[str, Any] = dict(set_name=set_name, objid=objid, pixel_scale=image.pixel_scale, redshift=z)
-    if path.is_file():
-        return store.register_image_file(image_key(path), **kwargs)
-    return store.register_image(image_key(path), **kwargs)
+    return store.register_galaxy_image(image, set_name=set_name, hash_file=True)
 
 
 # ---------------------------------------------------------------------- the machine's bar

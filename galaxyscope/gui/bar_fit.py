@@ -15,6 +15,7 @@ from typing import Any
 import astropy.units as u
 
 from galaxyscope.errors import GalaxyscopeError
+from galaxyscope.images.identity import redshift_of  # noqa: F401  (TODO issue 16: window imports it here)
 from galaxyscope.measure import FLAG_DESCRIPTIONS, METHOD_PARAMS, BarMeasurement, measure_bar
 
 BAR_METHODS: tuple[str, ...] = ("paper", "moments")
@@ -22,7 +23,6 @@ BAR_METHOD_LABELS: dict[str, str] = {
     "paper": "paper (Bhambra+22 threshold sweep)",
     "moments": "moments (our ellipse fit)",
 }
-REDSHIFT_COLUMNS: tuple[str, ...] = ("redshift", "z", "REDSHIFT", "Z", "zspec", "z_spec")
 
 
 @dataclass(frozen=True)
@@ -58,21 +58,6 @@ def fit_bar(saliency_map, method: str, params: Any, *, model_input_size: int | N
     except GalaxyscopeError as exc:
         return BarFit(method, None, str(exc))
     return BarFit(method, m)
-
-
-def redshift_of(meta: Mapping[str, Any] | None) -> float | None:
-    """The galaxy's redshift from its catalogue row (first of REDSHIFT_COLUMNS), or None."""
-    if not meta:
-        return None
-    for name in REDSHIFT_COLUMNS:
-        if name in meta and meta[name] is not None:
-            try:
-                z = float(meta[name])
-            except (TypeError, ValueError):
-                continue
-            if math.isfinite(z) and z > 0:
-                return z
-    return None
 
 
 def _fmt(q: u.Quantity | None, err: u.Quantity | None, unit: str, digits: int) -> str | None:

@@ -14,6 +14,7 @@ from astropy.table import Column, MaskedColumn, Table
 
 from galaxyscope.errors import CancelledError, GalaxyscopeError, ImageReadError
 from galaxyscope.images.guarded_read import ReadLimits
+from galaxyscope.images.identity import redshift_of
 
 #: every batch read is guarded (time limit, declared-size cap) unless told otherwise
 READ_LIMITS_DEFAULT = ReadLimits()
@@ -134,7 +135,7 @@ def measure_dataset(
         image_rows: list[dict] = []
         box = pre.box_for(image)
         framing = pre.describe_box(image)
-        redshift = _redshift(image)
+        redshift = redshift_of(image.meta)
         iso = None
         if want_isophote:
             from galaxyscope.measure.isophote import measure_isophote
@@ -300,16 +301,6 @@ def add_catalogue_columns(report: MeasureReport, image_set, keep_columns: Sequen
         col = MaskedColumn(values, name=name, mask=mask) if mask.any() else Column(values, name=name)
         table.add_column(col, index=pos)
     return report
-
-
-def _redshift(image) -> float | None:
-    """The catalogue's redshift for this image, or None when absent or not a finite number."""
-    value = image.meta.get("redshift") if image.meta else None
-    try:
-        z = float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-    return z if z is not None and np.isfinite(z) else None
 
 
 def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=None, on_rows=None,

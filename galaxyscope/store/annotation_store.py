@@ -28,6 +28,7 @@ import numpy as np
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from galaxyscope.images.identity import identity_of, image_key
 from galaxyscope.store import migrations
 from galaxyscope.store.convert import (
     annotation_record,
@@ -182,7 +183,10 @@ class AnnotationStore:
                        set_name: str | None = None, objid: int | str | None = None,
                        pixel_scale: u.Quantity | None = None,
                        redshift: float | None = None) -> ImageRecord:
-        """Find the image by its path, or add it; fill in what was unknown.
+        """Find the image by its file, or add it; fill in what was unknown.
+
+        The file is named by `images.identity.image_key` (absolute, normalised), so a
+        relative and an absolute path to one file are one image row.
 
         Why strict: annotations are pixel positions in this exact file. A different
         content hash raises `ImageChangedError`; a different objid, pixel scale or
@@ -199,22 +203,20 @@ class AnnotationStore:
 
     def register_galaxy_image(self, image: Any, *, set_name: str | None = None,
                               hash_file: bool = True) -> ImageRecord:
-        """Register a `GalaxyImage`: its path, pixel scale, and objid / redshift from its
-        catalogue row (``meta``: objid or dr7objid, redshift or z) when present."""
-        if image.path is None:
-            raise ValueError(f"image {image.id!r} has no file path to register")
-        meta = {str(k).lower(): v for k, v in (image.meta or {}).items()}
-        objid = next((meta[k] for k in ("objid", "dr7objid", "dr8objid") if meta.get(k) is not None), None)
-        redshift = next((meta[k] for k in ("redshift", "z") if meta.get(k) is not None), None)
-        kwargs: dict[str, Any] = dict(set_name=set_name, objid=objid, pixel_scale=image.pixel_scale,
-                                      redshift=None if redshift is None else float(redshift))
-        if hash_file and Path(image.path).is_file():
-            return self.register_image_file(image.path, **kwargs)
-        return self.register_image(image.path, **kwargs)
+        """Register a `GalaxyImage` under `images.identity`: its file, pixel scale, and the
+        objid / redshift of its catalogue row, as every caller (window, scans) must agree."""
+        ident = identity_of(image)
+        if ident.key is None:
+            raise ValueError(f"image {getattr(image, 'id', '?')!r} has no file path to register")
+        kwargs: dict[str, Any] = dict(set_name=set_name, objid=ident.objid, pixel_scale=ident.pixel_scale,
+                                      redshift=ident.redshift)
+        if hash_file and Path(ident.key).is_file():
+            return self.register_image_file(ident.key, **kwargs)
+        return self.register_image(ident.key, **kwargs)
 
     def _register(self, s: Session, path: str | Path, *, sha256: str | None, set_name: str | None,
                   objid: Any, pixel_scale: u.Quantity | None, redshift: float | None) -> Image:
-        key = Path(path).as_posix() if not isinstance(path, str) else path
+        key = image_key(path)
         oi, ot = split_objid(objid)
         scale = None
         if pixel_scale is not None:
@@ -261,8 +263,8 @@ class AnnotationStore:
             return image_record(img)
 
     def find_image(self, path: str | Path) -> ImageRecord | None:
-        """The image registered under this path, or None."""
-        key = Path(path).as_posix() if not isinstance(path, str) else path
+        """The image registered under this file, whatever form of its path is given, or None."""
+        key = image_key(path)
         with self.reading() as s:
             img = s.scalars(select(Image).where(Image.path == key)).one_or_none()
             return None if img is None else image_record(img)

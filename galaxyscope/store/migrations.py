@@ -10,6 +10,9 @@ Versions:
 1. first release: images, annotators, annotations (+ history), reference and
    machine measurements, flags.
 2. ``note`` (free text) on annotations and their history rows.
+3. no new columns: image paths re-keyed to `images.identity.image_key` and duplicate
+   image rows (one file under a relative and an absolute path) merged
+   (`store.merge_images`).
 """
 
 from __future__ import annotations
@@ -21,17 +24,23 @@ from pathlib import Path
 from sqlalchemy import Connection, insert
 
 from galaxyscope.store.engine import sqlite_uri
+from galaxyscope.store.merge_images import merge_duplicate_images
 from galaxyscope.store.errors import NotADatabaseError, SchemaTooNewError, StoreError
 from galaxyscope.store.models import SCHEMA_VERSION, Base, SchemaVersion, utc_now
 
 
-def _v1_to_v2(conn: Connection) -> None:
+def _v1_to_v2(conn: Connection, path: Path) -> None:
     conn.exec_driver_sql("ALTER TABLE annotations ADD COLUMN note TEXT")
     conn.exec_driver_sql("ALTER TABLE annotation_history ADD COLUMN note TEXT")
 
 
-#: version a step produces -> the step (run in order, each in the opening transaction)
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v1_to_v2}
+def _v2_to_v3(conn: Connection, path: Path) -> None:
+    merge_duplicate_images(conn, path)
+
+
+#: version a step produces -> the step (run in order, each in the opening transaction, given
+#: the database file so a step can look beside it)
+MIGRATIONS: dict[int, Callable[[Connection, Path], None]] = {2: _v1_to_v2, 3: _v2_to_v3}
 
 
 #: columns each schema version added, so the columns a file of an older version must have
@@ -155,6 +164,6 @@ def upgrade(conn: Connection, path: Path, *, readonly: bool = False) -> tuple[in
         step = MIGRATIONS.get(version)
         if step is None:  # a gap in MIGRATIONS is a bug here, not the user's fault
             raise RuntimeError(f"no migration step to schema version {version}")
-        step(conn)
+        step(conn, path)
         conn.execute(insert(SchemaVersion).values(version=version, applied_utc=utc_now()))
     return found, SCHEMA_VERSION
