@@ -73,6 +73,7 @@ case "$ACTION" in
   setup) log "ready: $VENV/bin/galaxyscope" ;;
   demo)  exec "$VENV/bin/galaxyscope" demo "$@" ;;
   test)  export QT_QPA_PLATFORM=offscreen
+         "$VENV/bin/lint-imports"   # the layering (pyproject's [tool.importlinter]); set -e stops on a break
          exec "$VENV/bin/python" -m pytest "$@" ;;
   *) log "unknown action '$ACTION' (use setup, demo or test)"; exit 2 ;;
 esac
