@@ -169,7 +169,7 @@ def test_readout_values_and_sky_position():
     assert (r.x, r.y) == (1, 1) and r.values == (5.0,)
     assert r.ra_deg == pytest.approx(150.0) and r.dec_deg == pytest.approx(2.0)
     text = r.text()
-    assert "x=1" in text and "RA=10h00m00.00s" in text and "Dec=+02d00m00.0s" in text
+    assert "x=2  y=2 (1-based" in text and "RA=10h00m00.00s" in text  # FITS pixel (2, 2) = CRPIX and "Dec=+02d00m00.0s" in text
     assert readout_at(px, 10, 10) is None
     assert format_ra(0.0).startswith("00h00m") and format_dec(-5.5).startswith("-05d30m")
 

@@ -17,6 +17,7 @@ import astropy.units as u
 from galaxyscope.errors import GalaxyscopeError
 from galaxyscope.images.identity import redshift_of  # noqa: F401  (TODO issue 16: window imports it here)
 from galaxyscope.measure import FLAG_DESCRIPTIONS, METHOD_PARAMS, BarMeasurement, measure_bar
+from galaxyscope.measure.orientation import describe_pa, sky_position_angle
 
 BAR_METHODS: tuple[str, ...] = ("paper", "moments")
 BAR_METHOD_LABELS: dict[str, str] = {
@@ -89,14 +90,17 @@ def length_label(m: BarMeasurement | None, pixel_scale: u.Quantity | None, redsh
     return " · ".join(p for p in parts if p)
 
 
-def describe_fit(fit: BarFit, pixel_scale: u.Quantity | None, redshift: float | None) -> str:
-    """Several lines for the info panel: length (with errors), width, PA, threshold, flags."""
+def describe_fit(fit: BarFit, pixel_scale: u.Quantity | None, redshift: float | None,
+                 wcs: Any = None) -> str:
+    """Several lines for the info panel: length (with errors), width, PA (east of north with
+    a WCS, else from the image's +x axis), threshold, flags."""
     if fit.measurement is None:
         return f"{fit.method}: {fit.error or 'not measured'}"
     m = fit.measurement
     lines = [f"{fit.method}: {length_label(m, pixel_scale, redshift, with_errors=True)}"]
     if m.ok:
-        lines.append(f"width {m.width_px:.1f} px · PA {m.pa_deg:.1f}°")
+        pa = describe_pa(m.pa_deg, sky_position_angle(m.endpoints, wcs))
+        lines.append(f"width {m.width_px:.1f} px · {pa}")
         lines.append(f"threshold {m.threshold:.3f} · {m.n_pixels} pixels in the mask")
     stop = m.diagnostics.stop_reason
     if stop:

@@ -18,8 +18,9 @@ import numpy as np
 class Readout:
     """What lies under the cursor.
 
-    x, y: pixel indices (column, row); values: one per band; ra/dec in degrees
-    when the image has a celestial WCS.
+    x, y: 0-based pixel indices (column, row), as the core and astropy count; the
+    text shows them 1-based, as DS9 and FITS (CRPIX) do, and says so.
+    values: one per band; ra/dec in degrees when the image has a celestial WCS.
     """
 
     x: int
@@ -31,7 +32,7 @@ class Readout:
 
     def text(self) -> str:
         vals = ", ".join(_num(v) for v in self.values)
-        out = f"x={self.x}  y={self.y}  value={vals if len(self.values) == 1 else '(' + vals + ')'}"
+        out = f"x={self.x + 1}  y={self.y + 1} (1-based, as DS9)  value={vals if len(self.values) == 1 else '(' + vals + ')'}"
         if self.saliency is not None:
             out += f"  saliency={self.saliency:.3f}"
         if self.ra_deg is not None and self.dec_deg is not None:

@@ -15,6 +15,7 @@ from astropy.table import Column, MaskedColumn, Table
 from galaxyscope.errors import CancelledError, GalaxyscopeError, ImageReadError
 from galaxyscope.images.guarded_read import ReadLimits
 from galaxyscope.images.identity import redshift_of
+from galaxyscope.measure.orientation import sky_position_angle
 
 #: every batch read is guarded (time limit, declared-size cap) unless told otherwise
 READ_LIMITS_DEFAULT = ReadLimits()
@@ -22,12 +23,12 @@ READ_LIMITS_DEFAULT = ReadLimits()
 BAR_METHODS_DEFAULT = ("paper", "moments")
 
 COLUMNS = (
-    "filename", "method", "bar_length_px", "bar_width_px", "bar_pa_deg", "bar_score", "bar_logit",
+    "filename", "method", "bar_length_px", "bar_width_px", "bar_pa_deg", "bar_pa_sky_deg", "bar_score", "bar_logit",
     "bar_length_arcsec", "bar_length_kpc", "length_err_px", "threshold", "n_pixels",
     "x1", "y1", "x2", "y2", "flags", "reasons", "framing", "crop_x0", "crop_y0", "crop_side_px",
 )
 #: column types, in COLUMNS order (an empty table keeps them)
-COLUMN_DTYPES = [str, str] + [float] * 9 + [int] + [float] * 4 + [str, str, str, int, int, int]
+COLUMN_DTYPES = [str, str] + [float] * 10 + [int] + [float] * 4 + [str, str, str, int, int, int]
 
 
 @dataclass
@@ -39,6 +40,10 @@ class MeasureReport:
     n_images: int = 0
 
 
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
+
+
 def _quantity_value(q, unit: str) -> float:
     if q is None:
         return float("nan")
@@ -46,8 +51,12 @@ def _quantity_value(q, unit: str) -> float:
 
 
 def measurement_row(key: str, method: str, m, score_prob: float, score_logit: float,
-                    pixel_scale, redshift, framing: str = "", box: tuple[int, int, int, int] | None = None) -> dict:
+                    pixel_scale, redshift, framing: str = "", box: tuple[int, int, int, int] | None = None,
+                    wcs: Any = None) -> dict:
     """One table row from a BarMeasurement (units attached where known).
+
+    ``bar_pa_deg`` is the angle in the image (from +x towards +y); ``bar_pa_sky_deg`` the
+    same bar east of north through the image's WCS (NaN without one).
 
     framing / box: how the network saw the image (``Preprocessing.describe_box`` and
     ``box_for``), recorded in every row so a result can be traced to its crop."""
@@ -60,6 +69,7 @@ def measurement_row(key: str, method: str, m, score_prob: float, score_logit: fl
         "bar_length_px": float(m.length_px),
         "bar_width_px": float(m.width_px),
         "bar_pa_deg": float(m.pa_deg),
+        "bar_pa_sky_deg": _or_nan(sky_position_angle(m.endpoints, wcs)),
         "bar_score": float(score_prob),
         "bar_logit": float(score_logit),
         "bar_length_arcsec": _quantity_value(getattr(units, "length_arcsec", None), "arcsec"),
@@ -155,7 +165,7 @@ def measure_dataset(
             if method == "isophote":
                 image_rows.append(measurement_row(
                     key, method, isophote_checked(iso.measurement, prob, threshold), prob, logit,
-                    image.pixel_scale, redshift, framing="isophote (no network)", box=None))
+                    image.pixel_scale, redshift, framing="isophote (no network)", box=None, wcs=image.wcs))
                 continue
             try:
                 m = measure_bar(sal.map, method, options=(options or {}).get(method), **geometry)
@@ -164,7 +174,7 @@ def measure_dataset(
                 continue
             m = assess(m, prob, threshold, ood, iso if check_agreement else None)
             image_rows.append(measurement_row(key, method, m, prob, logit, image.pixel_scale, redshift,
-                                              framing=framing, box=box))
+                                              framing=framing, box=box, wcs=image.wcs))
         return image_rows
 
     rows = rows_of_each(image_set, measure_one, failures, on_rows=on_rows, progress=progress, cancel=cancel,
