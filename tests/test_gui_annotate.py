@@ -23,7 +23,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 
-from galaxyscope.gui.annotate_logic import OWN_COLOUR, image_key  # noqa: E402
+from galaxyscope.gui.annotate_logic import OWN_COLOUR, VETTING_COLUMNS, image_key  # noqa: E402
 from galaxyscope.gui.app import configure_pyqtgraph  # noqa: E402
 from galaxyscope.gui.main_window import MainWindow  # noqa: E402
 from galaxyscope.gui.settings import Settings  # noqa: E402
@@ -276,7 +276,7 @@ def test_vetting_list_is_sorted_by_disagreement_and_opens_the_image(window, qtbo
     qtbot.waitUntil(lambda: panel.table.rowCount() == 3, timeout=WAIT_MS)
     names = [panel.table.item(r, 0).text() for r in range(3)]
     assert names == ["gal_01.png", "gal_00.png", "gal_02.png"]
-    assert "+100 %" in panel.table.item(0, 6).text()
+    assert "+100 %" in panel.table.item(0, VETTING_COLUMNS.index("machine − human")).text()
     assert len(panel.points.data) == 3
     assert "Hoyle" in panel.summary.text() and "between annotators" in panel.summary.text()
     assert panel.agreement.n_images == 3 and panel.agreement.rms_relative_scatter > 0

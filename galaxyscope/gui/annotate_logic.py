@@ -27,6 +27,7 @@ MIN_LINE_PX = 1.0
 
 OWN_COLOUR = (255, 214, 0)  # gold: the person drawing, on every image
 MACHINE_COLOUR = (0, 230, 255)  # cyan, as the live fitted bar
+REFERENCE_COLOUR = (255, 60, 60)  # red, drawn dashed: a published length (Hoyle et al. 2011, imports)
 #: other annotators, by annotator id; none of them close to gold, cyan or the orange of flagged bars
 OTHER_COLOURS: tuple[tuple[int, int, int], ...] = (
     (255, 80, 210),   # magenta
@@ -238,6 +239,7 @@ def vetting_cells(row: VettingRow) -> list[tuple[str, float | str]]:
     human = row.human_length.to_value(u.pix)
     std = row.human_std.to_value(u.pix)
     machine = row.machine_length.to_value(u.pix) if row.machine_length is not None else math.nan
+    reference = row.reference_length.to_value(u.pix) if row.reference_length is not None else math.nan
     rel = row.relative_difference
     return [
         (Path(row.image_path).name, Path(row.image_path).name),
@@ -246,12 +248,15 @@ def vetting_cells(row: VettingRow) -> list[tuple[str, float | str]]:
         (f"{human:.1f}" + (f" ± {std:.1f}" if math.isfinite(std) else ""), human),
         (f"{machine:.1f}" if math.isfinite(machine) else "none", machine if math.isfinite(machine) else -1.0),
         (row.method, row.method),
+        (f"{reference:.1f} ({row.reference_source})" if math.isfinite(reference) else "",
+         reference if math.isfinite(reference) else -1.0),
         (f"{100 * rel:+.0f} %" if math.isfinite(rel) else "machine found none",
          row.disagreement if math.isfinite(row.disagreement) else 1e300),
     ]
 
 
-VETTING_COLUMNS: tuple[str, ...] = ("image", "objid", "people", "human px", "machine px", "method", "machine − human")
+VETTING_COLUMNS: tuple[str, ...] = ("image", "objid", "people", "human px", "machine px", "method",
+                                    "reference px", "machine − human")
 
 
 def scatter_summary(rows: Sequence[VettingRow]) -> str:

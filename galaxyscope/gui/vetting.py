@@ -2,14 +2,16 @@
 
 One panel: the set's inter-annotator scatter (next to Hoyle et al. 2011's numbers),
 a measured-vs-annotated scatter plot and the vetting list, most disagreeing image
-first. Activating a row (double-click or Enter) or clicking a point emits
-``image_activated(image_id)``; the window opens that image with the human and the
-machine lines drawn. The numbers come from `galaxyscope.store.agreement`.
+first, with the published reference length of the galaxy where one was imported
+(Hoyle et al. 2011 or a generic table; matched by objid). Clicking a row (or Enter)
+or a point emits ``image_activated(image_id)``; the window opens that image with
+the human, machine and reference lines drawn. The numbers come from `galaxyscope.store.agreement`.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 
 import astropy.units as u
@@ -18,6 +20,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -33,6 +36,7 @@ from PySide6.QtWidgets import (
 from galaxyscope.gui.annotate_logic import (
     MACHINE_COLOUR,
     OWN_COLOUR,
+    REFERENCE_COLOUR,
     VETTING_COLUMNS,
     scatter_summary,
     set_agreement_text,
@@ -85,7 +89,7 @@ class VettingPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setToolTip("most disagreeing first · double-click or Enter opens the image with both lines")
+        self.table.setToolTip("most disagreeing first · click or Enter opens the image with every line")
         self.plot = pg.PlotWidget()
         self.plot.setLabel("bottom", "annotated (mean of people), px")
         self.plot.setLabel("left", "measured by the machine, px")
@@ -99,6 +103,13 @@ class VettingPanel(QWidget):
                                          brush=pg.mkBrush(*MACHINE_COLOUR, 200), hoverable=True,
                                          tip=self._point_tip)
         self.plot.addItem(self.points)
+        self.reference_points = pg.ScatterPlotItem(size=8, symbol="d", pen=pg.mkPen((0, 0, 0), width=0.5),
+                                                   brush=pg.mkBrush(*REFERENCE_COLOUR, 200), hoverable=True,
+                                                   tip=self._reference_tip)
+        self.plot.addItem(self.reference_points)
+        self.legend = self.plot.addLegend(offset=(8, 8))
+        self.legend.addItem(self.points, "machine vs people")
+        self.legend.addItem(self.reference_points, "machine vs reference")
         self.highlight = pg.ScatterPlotItem(size=15, pen=pg.mkPen(OWN_COLOUR, width=2), brush=None)
         self.plot.addItem(self.highlight)
 
@@ -122,9 +133,13 @@ class VettingPanel(QWidget):
 
         self.rows: list[VettingRow] = []
         self.agreement: SetAgreement | None = None
+        # one click opens a row (as the docs say); Enter too; a double click opens it once
+        self.table.clicked.connect(self._activated)
         self.table.activated.connect(self._activated)
+        self._last_open: tuple[int, float] | None = None
         self.table.currentCellChanged.connect(lambda row, *_: self._highlight_row(row))
         self.points.sigClicked.connect(self._point_clicked)
+        self.reference_points.sigClicked.connect(self._point_clicked)
         self.refresh_button.clicked.connect(self.refresh_requested.emit)
         self.set_combo.activated.connect(lambda _i: self.refresh_requested.emit())
         self.method_combo.activated.connect(lambda _i: self.refresh_requested.emit())
@@ -191,9 +206,13 @@ class VettingPanel(QWidget):
         y = np.array([row.machine_length.to_value(u.pix) for row in ok], dtype=float)
         err = np.array([row.human_std.to_value(u.pix) for row in ok], dtype=float)
         self.points.setData(x=x, y=y, data=[row.image_id for row in ok])
+        with_ref = [row for row in ok if row.reference_length is not None]
+        rx = np.array([row.reference_length.to_value(u.pix) for row in with_ref], dtype=float)
+        ry = np.array([row.machine_length.to_value(u.pix) for row in with_ref], dtype=float)
+        self.reference_points.setData(x=rx, y=ry, data=[row.image_id for row in with_ref])
         err = np.where(np.isfinite(err), err, 0.0)
         self.errors.setData(x=x, y=y, left=err, right=err)
-        top = float(max(x.max(initial=1.0), y.max(initial=1.0))) * 1.05
+        top = float(max(x.max(initial=1.0), y.max(initial=1.0), rx.max(initial=1.0))) * 1.05
         self.one_to_one.setData([0, top], [0, top])
         self.highlight.setData([], [])
         self.plot.enableAutoRange()
@@ -207,8 +226,14 @@ class VettingPanel(QWidget):
 
     def _activated(self, index: QModelIndex) -> None:
         image_id = self.image_id_at(index.row())
-        if image_id is not None:
-            self.image_activated.emit(image_id)
+        if image_id is None:
+            return
+        now = time.monotonic()
+        twice = QApplication.doubleClickInterval() / 1000.0
+        if self._last_open is not None and self._last_open[0] == image_id and now - self._last_open[1] < twice:
+            return  # the second half of a double click (clicked, then activated)
+        self._last_open = (image_id, now)
+        self.image_activated.emit(image_id)
 
     def _point_clicked(self, _item: object, points: Sequence[object], *args: object) -> None:
         if len(points):
@@ -228,6 +253,12 @@ class VettingPanel(QWidget):
                                    [match[0].machine_length.to_value(u.pix)])
         else:
             self.highlight.setData([], [])
+
+    def _reference_tip(self, x: float, y: float, data: object) -> str:
+        row = next((r for r in self.rows if r.image_id == data), None)
+        name = row.image_path.rsplit("/", 1)[-1] if row is not None else str(data)
+        source = row.reference_source if row is not None else "reference"
+        return f"{name}\n{source} {x:.1f} px · machine {y:.1f} px\nclick to open"
 
     def _point_tip(self, x: float, y: float, data: object) -> str:
         row = next((r for r in self.rows if r.image_id == data), None)

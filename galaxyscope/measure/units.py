@@ -85,3 +85,34 @@ def to_units(length_px: float, width_px: float, length_err_px: float,
                       length_kpc=kpc[0], width_kpc=kpc[1], length_err_kpc=kpc[2],
                       pixel_scale=scale, redshift=z,
                       cosmology=(getattr(cosmo, "name", None) or repr(cosmo)) if kpc[0] is not None else None)
+
+
+def to_pixels(length: u.Quantity | None, pixel_scale: u.Quantity | None, redshift: float | None,
+              cosmology: Cosmology | None = None) -> u.Quantity | None:
+    """A length in pixels of this image, from pixels, an angle, or a physical length, or None.
+
+    Why: reference lengths come in their source's unit (Hoyle et al. 2011: kpc / h); to
+    draw them on an image or compare them with a drawn line they must be pixels. An
+    angle needs the pixel scale; a physical length also a positive redshift (proper
+    kpc, Planck18 unless told; ``kpc / littleh`` takes h from the same cosmology).
+    None where what is needed is unknown.
+    """
+    if length is None or not math.isfinite(float(length.value)):
+        return None
+    if length.unit.is_equivalent(PIX):
+        return length.to(PIX)
+    if pixel_scale is None:
+        return None
+    scale = _as_pixel_scale(pixel_scale)
+    if length.unit.is_equivalent(u.arcsec):
+        return (length / scale).to(PIX)
+    cosmo = cosmology if cosmology is not None else default_cosmology()
+    if redshift is None or not math.isfinite(float(redshift)) or float(redshift) <= 0:
+        return None
+    from astropy.cosmology import units as cu
+
+    try:
+        kpc = length.to(u.kpc, cu.with_H0(cosmo.H0))
+    except u.UnitConversionError:
+        return None
+    return (kpc / kpc_per_arcsec(float(redshift), cosmo) / scale).to(PIX)

@@ -25,7 +25,8 @@ import astropy.units as u
 import numpy as np
 
 from galaxyscope.store.annotation_store import AnnotationStore
-from galaxyscope.store.records import AnnotationRecord, ImageRecord, MachineRecord
+from galaxyscope.measure.units import to_pixels
+from galaxyscope.store.records import AnnotationRecord, ImageRecord, MachineRecord, ReferenceRecord
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,21 @@ class VettingRow:
     difference: u.Quantity | None  # machine - human, pix
     relative_difference: float  # (machine - human) / human; NaN when nothing was measured
     disagreement: float  # |relative_difference|; inf when the machine measured nothing
+    reference_length: u.Quantity | None = None  # pix: a published length of this galaxy (by objid)
+    reference_source: str = ""  # e.g. "hoyle2011"; "" without a reference
+
+
+def reference_pixels(references: Iterable[ReferenceRecord], image: ImageRecord) -> tuple[u.Quantity | None, str]:
+    """(length in this image's pixels, source) of the first reference of the image's galaxy
+    that can be converted (`measure.units.to_pixels`), else (None, "")."""
+    if image.objid is None:
+        return None, ""
+    for ref in references:
+        if ref.objid == image.objid:
+            px = to_pixels(ref.length, image.pixel_scale, image.redshift)
+            if px is not None:
+                return px, ref.source
+    return None, ""
 
 
 def _per_annotator(records: Iterable[AnnotationRecord]) -> dict[int, dict[str, list[float]]]:
@@ -129,8 +145,10 @@ def set_agreement_from(records: Iterable[AnnotationRecord], *,
 
 
 def vetting_rows_from(records: Sequence[AnnotationRecord], machine: Sequence[MachineRecord],
-                      images: Sequence[ImageRecord]) -> list[VettingRow]:
-    """Images with both human and machine lengths, most disagreeing first.
+                      images: Sequence[ImageRecord],
+                      references: Sequence[ReferenceRecord] = ()) -> list[VettingRow]:
+    """Images with both human and machine lengths, most disagreeing first, each with the
+    published reference length of its galaxy where one was imported (matched by objid).
 
     The machine side is each image's latest measurement in ``machine`` (filter
     before calling to compare one method or model). Disagreement is
@@ -142,6 +160,9 @@ def vetting_rows_from(records: Sequence[AnnotationRecord], machine: Sequence[Mac
     for m in machine:
         if m.image_id not in latest or (m.created, m.id) > (latest[m.image_id].created, latest[m.image_id].id):
             latest[m.image_id] = m
+    refs_by_objid: dict[object, list[ReferenceRecord]] = defaultdict(list)
+    for ref in references:
+        refs_by_objid[ref.objid].append(ref)
     rows = []
     for agreement in image_agreements_from(records):
         m = latest.get(agreement.image_id)
@@ -156,12 +177,14 @@ def vetting_rows_from(records: Sequence[AnnotationRecord], machine: Sequence[Mac
             dis = abs(rel) if math.isfinite(rel) else math.inf
         else:
             diff, rel, dis = math.nan, math.nan, math.inf
+        ref_px, ref_source = reference_pixels(refs_by_objid.get(image.objid, ()), image)
         rows.append(VettingRow(
             image_id=image.id, image_path=image.path, objid=image.objid,
             n_annotators=agreement.n_annotators, human_length=agreement.mean,
             human_std=agreement.std, machine_length=m.length, machine_id=m.id, method=m.method,
             difference=None if not math.isfinite(diff) else diff * u.pix,
             relative_difference=rel, disagreement=dis,
+            reference_length=ref_px, reference_source=ref_source,
         ))
     rows.sort(key=lambda r: (-r.disagreement, r.image_id))
     return rows
@@ -189,4 +212,4 @@ def vetting_list(store: AnnotationStore, *, set_name: str | None = None, method:
     ids = {i.id for i in images}
     machine = [m for m in store.machine_measurements(method=method, model_hash=model_hash)
                if m.image_id in ids]
-    return vetting_rows_from(store.all_annotations(set_name=set_name), machine, images)
+    return vetting_rows_from(store.all_annotations(set_name=set_name), machine, images, store.references())
