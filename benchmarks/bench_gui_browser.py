@@ -1,6 +1,6 @@
 """How the browser copes with a 100k-image set: build the model, filter, sort, scroll (offscreen).
 
-Run: QT_QPA_PLATFORM=offscreen .venv/bin/python tests/benchmarks/bench_gui_browser.py [N]
+Run: QT_QPA_PLATFORM=offscreen .venv/bin/python -m benchmarks.bench_gui_browser [N]
 Prints milliseconds per step. The entries all point at one bundled JPEG, so only
 the model/view work is measured (thumbnails are read for visible rows only).
 """
@@ -17,7 +17,7 @@ import numpy as np
 from astropy.table import Table
 
 
-def main(n: int = 100_000) -> None:
+def run(n: int = 100_000) -> None:
     from PySide6.QtCore import Qt
 
     from galaxyscope.gui.app import ensure_app
@@ -59,5 +59,15 @@ def main(n: int = 100_000) -> None:
                                       for k in range(200)])
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.bench_gui_browser [N]``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("n", nargs="?", type=int, default=100_000, help="rows in the fake set (default 100000)")
+    run(ap.parse_args(argv).n)
+    return 0
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100_000)
+    sys.exit(main())

@@ -6,7 +6,8 @@ Sets (skipped with a message when missing):
          (where both exist) and the AUC of "a bar was found" vs p_bar >= 0.5.
   --gz   Galaxy Zoo's bar examples (sdss/*.jpg, decals/*.jpg; *_a-0_* barred, *_a-1_* not).
 
-Run: ``.venv/bin/python benchmarks/bench_isophote.py`` from the repository root.
+Run: ``.venv/bin/python -m benchmarks.bench_isophote`` from the repository root. Both sets default
+under $GALAXYSCOPE_SHARED_DATA (../shared/data beside the checkout; experiments/common.py).
 """
 
 from __future__ import annotations
@@ -14,17 +15,14 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from galaxyscope.images.readers import read_image  # noqa: E402
-from galaxyscope.measure.isophote import ISOPHOTE_FAILED, NO_BAR_ISOPHOTE, measure_isophote  # noqa: E402
+from experiments.common import shared_data
+from galaxyscope.images.readers import read_image
+from galaxyscope.measure.isophote import ISOPHOTE_FAILED, NO_BAR_ISOPHOTE, measure_isophote
 
 
 def _auc(score: np.ndarray, label: np.ndarray) -> float:
@@ -60,8 +58,8 @@ def summary(name: str, rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--gb", default=str(ROOT / "../shared/data/galaxy-builder-dev"))
-    ap.add_argument("--gz", default=str(ROOT / "../shared/data/gz-bar-examples"))
+    ap.add_argument("--gb", default=str(shared_data("galaxy-builder-dev")))
+    ap.add_argument("--gz", default=str(shared_data("gz-bar-examples")))
     ap.add_argument("--verbose", action="store_true", help="one line per image")
     args = ap.parse_args(argv)
 

@@ -1,6 +1,6 @@
 """Benchmark: re-fitting a bar on a cached 424 x 424 saliency map, both methods.
 
-Run: python tests/benchmarks/bench_measure.py [--runs 200]
+Run: python -m benchmarks.bench_measure [--runs 200]   (from the repository root)
 
 Prints the median (and 90th percentile) time per ``measure_bar`` call for "paper" and
 "moments" on saliency-like maps (computed at the model's input size, resized into the
@@ -17,16 +17,12 @@ import math
 import os
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from galaxyscope.measure import measure_bar, paper_sweep  # noqa: E402
-from galaxyscope.measure.testmaps import saliency_like_map  # noqa: E402
+from galaxyscope.measure import measure_bar, paper_sweep
+from galaxyscope.measure.testmaps import saliency_like_map
 
 
 def timed(fn, runs: int) -> tuple[float, float]:

@@ -1,17 +1,17 @@
 """Training throughput: images per second (augmentation + forward + backward + step).
 
-    .venv/bin/python tests/benchmarks/bench_model_training.py --size 96 --threads 2
-    .venv/bin/python tests/benchmarks/bench_model_training.py --arch resnet --size 224 --device cuda
+    .venv/bin/python -m benchmarks.bench_model_training --size 96 --threads 2
+    .venv/bin/python -m benchmarks.bench_model_training --arch resnet --size 224 --device cuda
 
 Uses random in-memory images (TrainingData), so it measures the network and
 the augmentation only; also reports how fast images are read and preprocessed
-from PNG files when --load N is given.
+from PNG files when --load N is given (written by the tests' helper tests/model_testdata.py
+into a temporary folder, so run it from the repository root).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,13 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ for model_testdata
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository
-
-from galaxyscope.model.networks import build_network, count_parameters  # noqa: E402
-from galaxyscope.model.preprocess import Preprocessing  # noqa: E402
-from galaxyscope.model.training import train_model  # noqa: E402
-from galaxyscope.model.trainset import TrainingData, load_training_data  # noqa: E402
+from galaxyscope.model.networks import build_network, count_parameters
+from galaxyscope.model.preprocess import Preprocessing
+from galaxyscope.model.training import train_model
+from galaxyscope.model.trainset import TrainingData, load_training_data
 
 
 def main() -> None:
@@ -59,7 +56,7 @@ def main() -> None:
           f"{max(h.images_per_second for h in result.history):.1f} img/s (best epoch rate)")
 
     if args.load:
-        from model_testdata import write_bar_dataset
+        from tests.model_testdata import write_bar_dataset
 
         with tempfile.TemporaryDirectory() as tmp:
             root = write_bar_dataset(Path(tmp) / "ds", n=args.load, size=424)

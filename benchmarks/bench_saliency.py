@@ -7,7 +7,7 @@ floor: the fastest plain batched forward+backward over the same N noisy inputs
 (best over the same chunk sizes). A ratio near 1 means Captum's bookkeeping
 costs nothing; the chunk column with the lowest time is the one to use.
 
-    .venv/bin/python tests/benchmarks/bench_saliency.py [--threads 2] [--repeats 3] [--device cpu]
+    .venv/bin/python -m benchmarks.bench_saliency [--threads 2] [--repeats 3] [--device cpu]
 """
 
 from __future__ import annotations

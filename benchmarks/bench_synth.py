@@ -1,6 +1,6 @@
 """Benchmark: time per synthetic galaxy (render only, and render + JPEG/mask/catalogue on disk).
 
-Run: .venv/bin/python tests/benchmarks/bench_synth.py [--n 40] [--size 424] [--workers 1]
+Run: .venv/bin/python -m benchmarks.bench_synth [--n 40] [--size 424] [--workers 1]
 
 Prints the median and 90th percentile CPU time of ``render_galaxy`` per galaxy (process time,
 so other load on the machine matters less), the wall time, and the wall time per galaxy of
@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from galaxyscope.synth.dataset import generate_dataset  # noqa: E402
-from galaxyscope.synth.params import sample_params  # noqa: E402
-from galaxyscope.synth.render import render_galaxy  # noqa: E402
+from galaxyscope.synth.dataset import generate_dataset
+from galaxyscope.synth.params import sample_params
+from galaxyscope.synth.render import render_galaxy
 
 
 def main() -> int:

@@ -1,10 +1,11 @@
 """Real-galaxy evaluation in one command: before (fixed crop, no gate) and after (galaxy framing, gate, flags).
 
-    python benchmarks/eval_real.py                      # writes docs/evaluation-real.md
-    python benchmarks/eval_real.py --synthetic /work/data/eval400   # plus the synthetic test set
+    python -m benchmarks.eval_real                      # writes docs/evaluation-real.md
+    python -m benchmarks.eval_real --synthetic $GALAXYSCOPE_DATA/eval400   # plus the synthetic test set
 
-Sets: ``../shared/data/galaxy-builder-dev`` (89 SDSS r-band galaxies, GZ2 p_bar, bar_Re_px
-for 19), ``../shared/data/gz-bar-examples`` (22 examples: a-0 barred, a-1 not) and,
+Sets: ``$GALAXYSCOPE_SHARED_DATA/galaxy-builder-dev`` (89 SDSS r-band galaxies, GZ2 p_bar, bar_Re_px
+for 19), ``$GALAXYSCOPE_SHARED_DATA/gz-bar-examples`` (22 examples: a-0 barred, a-1 not; the variable
+defaults to ../shared/data beside the checkout, see experiments/common.py) and,
 optionally, a synthetic test set made by ``galaxyscope synth DIR --n 400 --seed 2026
 --bar-fraction 0.6`` (lengths judged on measurable bars: has_bar and simulated
 t03_bar_a06_bar_fraction >= 0.5). A missing set is skipped with a message.
@@ -25,22 +26,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from galaxyscope.evaluate.classification import Estimate, auc_interval, share_interval  # noqa: E402
-from galaxyscope.evaluate.metrics import compute_metrics  # noqa: E402
-from galaxyscope.images.imageset import ImageSet  # noqa: E402
-from galaxyscope.jobs.measure_job import measure_dataset  # noqa: E402
-from galaxyscope.model.checkpoint import load_checkpoint  # noqa: E402
-from galaxyscope.model.framing import set_framing  # noqa: E402
+from experiments.common import REPO as ROOT
+from experiments.common import display_path, measurable_bars, shared_data, shipped_model
+from galaxyscope.evaluate.classification import Estimate, auc_interval, share_interval
+from galaxyscope.evaluate.metrics import compute_metrics
+from galaxyscope.images.imageset import ImageSet
+from galaxyscope.jobs.measure_job import measure_dataset
+from galaxyscope.model.checkpoint import load_checkpoint
+from galaxyscope.model.framing import set_framing
 
 METHODS = ("paper", "moments", "isophote")
 NEW_FLAGS = {"no_bar", "out_of_domain", "methods_disagree"}
@@ -53,7 +52,7 @@ after the gate give no usable rho). The size baseline is r90_px alone against th
 Galaxy Builder image is greyscale, so every saliency length there is also flagged `out_of_domain`.
 `isophote` rows are not gated by P(bar) (no network); an isophote bar where the network's P(bar) is below
 the gate carries `methods_disagree`. A synthetic set of measurable bars and unbarred galaxies only has a
-higher AUC than one with all bars. Isophote speed and failure rates: `python benchmarks/bench_isophote.py`."""
+higher AUC than one with all bars. Isophote speed and failure rates: `python -m benchmarks.bench_isophote`."""
 
 
 def labels_for(name: str, image_set, filenames) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
@@ -72,7 +71,8 @@ def labels_for(name: str, image_set, filenames) -> tuple[np.ndarray, np.ndarray,
     if cat is not None and "bar_length_px" in cat.colnames:
         has = np.asarray(cat["has_bar"], bool)[rows]
         vote = col("t03_bar_a06_bar_fraction")
-        ref = {"bar_length_px": np.where(has & (vote >= 0.5), col("bar_length_px"), np.nan), "r90_px": col("r90_px")}
+        ref = {"bar_length_px": np.where(measurable_bars(has, vote), col("bar_length_px"), np.nan),
+               "r90_px": col("r90_px")}
         return has, ~has, ref
     barred = np.array(["_a-0_" in str(f) for f in filenames])
     return barred, ~barred, {}
@@ -122,7 +122,7 @@ def evaluate(name: str, image_set, table, config: str) -> dict:
 
 def markdown(results: list[dict], meta: dict) -> str:
     lines = ["# Real-galaxy evaluation", "",
-             "Made by `python benchmarks/eval_real.py" + (f" --synthetic {meta['synthetic']}" if meta.get("synthetic") else "")
+             "Made by `python -m benchmarks.eval_real" + (f" --synthetic {meta['synthetic']}" if meta.get("synthetic") else "")
              + f"` ({meta['date']}, {meta['seconds']:.0f} s, SmoothGrad N = {meta['samples']}).",
              "**before**: fixed central crop, no P(bar) gate, the first release's flags. "
              "**after**: galaxy framing (crop = frame_r90 x measured R90), P(bar) gate at the model's "
@@ -154,10 +154,10 @@ def markdown(results: list[dict], meta: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default=str(ROOT / "resources/models/default.safetensors"))
-    ap.add_argument("--galaxy-builder", default=str(ROOT.parent / "shared/data/galaxy-builder-dev"))
-    ap.add_argument("--examples", default=str(ROOT.parent / "shared/data/gz-bar-examples"))
-    ap.add_argument("--synthetic", help="synthetic TEST set (e.g. /work/data/eval400)")
+    ap.add_argument("--model", default=str(shipped_model()))
+    ap.add_argument("--galaxy-builder", default=str(shared_data("galaxy-builder-dev")))
+    ap.add_argument("--examples", default=str(shared_data("gz-bar-examples")))
+    ap.add_argument("--synthetic", help="synthetic TEST set (e.g. $GALAXYSCOPE_DATA/eval400)")
     ap.add_argument("--samples", type=int, default=50)
     ap.add_argument("--out", default=str(ROOT / "docs/evaluation-real.md"))
     ap.add_argument("--tables", help="also write each measurement table here (ECSV), to re-check the numbers")
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} {config}: AUC {r['auc'].format()}; moments unbarred unflagged "
                   f"{r['moments_unbarred_unflagged'].format(percent=True)}", flush=True)
     meta = {"date": time.strftime("%Y-%m-%d"), "seconds": time.time() - t0, "samples": args.samples,
-            "threshold": threshold, "synthetic": args.synthetic}
+            "threshold": threshold, "synthetic": display_path(args.synthetic) if args.synthetic else None}
     Path(args.out).write_text(markdown(results, meta))
     js = [{k: (v.__dict__ if isinstance(v, Estimate) else v) for k, v in r.items()} for r in results]
     Path(args.out).with_suffix(".json").write_text(json.dumps({"meta": meta, "results": js}, indent=1, default=str))

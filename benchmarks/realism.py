@@ -1,7 +1,7 @@
 """How real do the synthetic galaxies look? A yardstick for the renderer (issue 14, step 1).
 
-    python benchmarks/realism.py --synthetic-sdss /work/data/realism_before_sdss \\
-        --synthetic-decals /work/data/realism_before_decals --n 150 --seed 14 --label before \\
+    python -m benchmarks.realism --synthetic-sdss $GALAXYSCOPE_DATA/realism_before_sdss \\
+        --synthetic-decals $GALAXYSCOPE_DATA/realism_before_decals --n 150 --seed 14 --label before \\
         --out docs/realism.md --json docs/realism-before.json
     # after a renderer change, the same command with --label after, a fresh --json and
     #   --compare docs/realism-before.json   (the report then shows before -> after)
@@ -29,6 +29,9 @@ Each feature's synthetic-vs-real gap is the two-sample KS statistic; the report 
 gaps ranked. Plots go to ``docs/realism/``. Pixel values are 8-bit JPEG units (0-255, "DN").
 
 Every function that extracts a feature is importable (``tests/test_realism.py`` checks them).
+The real samples come from $GALAXYSCOPE_SHARED_DATA/gz2-kaggle and .../decals-zoobot (default
+../shared/data beside the checkout; experiments/common.py); synthetic folders are written into
+the report as ``$GALAXYSCOPE_DATA/...`` when they lie there.
 """
 
 from __future__ import annotations
@@ -45,16 +48,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from experiments.common import REPO as ROOT
+from experiments.common import display_path, shared_data
+from galaxyscope.evaluate.classification import Estimate, auc_interval
+from galaxyscope.images.extent import measure_extent
 
-from galaxyscope.evaluate.classification import Estimate, auc_interval  # noqa: E402
-from galaxyscope.images.extent import measure_extent  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data"
-if not DATA.exists():  # a developer's checkout under /work/main sees /work/shared
-    DATA = Path("/work/shared/data")
+DATA = shared_data()
 REAL_SDSS = DATA / "gz2-kaggle"
 REAL_DECALS = DATA / "decals-zoobot"
 
@@ -1075,7 +1074,7 @@ def write_markdown(results: list[SurveyResult], out: Path, label: str, command: 
     for r in results:
         p = prev.get(r.survey)
         L += [f"## {r.survey.upper()}", "",
-              f"Synthetic: `{r.synthetic_dir}` ({len(r.synth_files)} images); real: {len(r.real_files)} images "
+              f"Synthetic: `{display_path(r.synthetic_dir)}` ({len(r.synth_files)} images); real: {len(r.real_files)} images "
               f"({', '.join(f'{c} {r.real_classes.count(c)}' for c in sorted(set(r.real_classes)))}). "
               f"{r.seconds:.0f} s ({r.cached} of {len(r.synth_files) + len(r.real_files)} images' features "
               "from the cache).", "",
@@ -1128,14 +1127,6 @@ def write_markdown(results: list[SurveyResult], out: Path, label: str, command: 
     out.write_text("\n".join(L))
 
 
-def _shown_path(p: Path) -> str:
-    """A path relative to the repository when it lies inside it (reports move between machines)."""
-    try:
-        return Path(p).resolve().relative_to(ROOT).as_posix()
-    except ValueError:
-        return str(p)
-
-
 def result_json(results: list[SurveyResult], label: str, args: argparse.Namespace, seconds: float,
                 json_path: Path) -> dict:
     """All numbers (and the per-image feature values, for before/after histograms) as a dict."""
@@ -1149,14 +1140,14 @@ def result_json(results: list[SurveyResult], label: str, args: argparse.Namespac
         return o
 
     return clean({
-        "label": label, "json_path": _shown_path(json_path), "seed": args.seed, "n": args.n, "seconds": seconds,
+        "label": label, "json_path": display_path(json_path), "seed": args.seed, "n": args.n, "seconds": seconds,
         "feature_descriptions": {k: v[0] for k, v in FEATURES.items()},
         "surveys": [{
-            "survey": r.survey, "synthetic_dir": r.synthetic_dir, "n_synthetic": len(r.synth_files),
+            "survey": r.survey, "synthetic_dir": display_path(r.synthetic_dir), "n_synthetic": len(r.synth_files),
             "n_real": len(r.real_files), "classifiers": r.classifiers, "features": r.features,
             "ranked_gaps": [k for k, _ in ranked_gaps(r.features)], "logistic_weights": r.weights,
             "synth_values": r.synth_feats, "real_values": r.real_feats,
-            "synth_files": r.synth_files, "real_files": r.real_files, "real_classes": r.real_classes,
+            "synth_files": [display_path(f) for f in r.synth_files], "real_files": r.real_files, "real_classes": r.real_classes,
         } for r in results],
     })
 

@@ -3,9 +3,9 @@
 An attribution is a JSON object of ``compute_saliency`` arguments; ``"targets": [A, B]``
 computes one map per output and measures the bar on their mean.  Tuned on a VALIDATION set only; carry the winner to the test set with ``--test``.
 
-    galaxyscope synth /work/data/val200 --n 200 --seed 3030 --bar-fraction 0.6
-    python tests/benchmarks/exp_attribution_sweep.py --data /work/data/val200
-    python tests/benchmarks/exp_attribution_sweep.py --data /work/data/eval400 --test \
+    galaxyscope synth $GALAXYSCOPE_DATA/val200 --n 200 --seed 3030 --bar-fraction 0.6
+    python -m experiments.exp_attribution_sweep --data $GALAXYSCOPE_DATA/val200
+    python -m experiments.exp_attribution_sweep --data $GALAXYSCOPE_DATA/eval400 --test \
         --attribution '{"method": "smoothgrad", "target": "t03_bar_a06_bar_fraction"}' \
         --moments 0.3,3.0,axis
 
@@ -16,6 +16,7 @@ three best settings by Spearman rho against the true length, with rho of length/
 (what the map knows beyond the galaxy's size) beside it, and the size-only rho.
 With ``--test`` it measures one chosen setting and splits the result by bar
 visibility (the synthetic set hides half its bars on purpose).
+``--data`` defaults to $GALAXYSCOPE_DATA/val200 (see experiments/common.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import time
 import numpy as np
 from scipy.stats import spearmanr
 
-from barred_set import experiment_parser, open_barred
+from experiments.common import experiment_parser, open_barred
 
 DEFAULT_ATTRIBUTIONS = [
     {"method": "smoothgrad"},

@@ -10,11 +10,12 @@ the same way.
 Seeds: 11 / 21 train the shortcut / clean model, 12 / 22 are for tuning the
 flag thresholds (``--tune``), 13 / 23 are only evaluated. Every step is skipped
 when its output exists (``--force`` redoes it), so the script can be rerun to
-print the numbers. Data and models go under ROOT (default /work/data/bias), not
-into the repository; saliency maps are cached in ROOT/cache.
+print the numbers. Data and models go under ROOT (``--root``, default
+$GALAXYSCOPE_DATA/bias; see experiments/common.py), not into the repository; saliency
+maps are cached in ROOT/cache.
 
-    python tests/benchmarks/exp_bias_shortcut.py --root /work/data/bias --threads 1
-    python tests/benchmarks/exp_bias_shortcut.py --tune      # threshold grid on seeds 12 / 22 only
+    python -m experiments.exp_bias_shortcut --root $GALAXYSCOPE_DATA/bias --threads 1
+    python -m experiments.exp_bias_shortcut --tune      # threshold grid on seeds 12 / 22 only
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
+
+from experiments.common import add_data_option
 
 SHORTCUT = dict(artefact="star", on="bar", fraction=0.7)
 SEEDS = {"train": (11, 21), "tune": (12, 22), "eval": (13, 23)}  # (shortcut, clean)
@@ -241,7 +244,7 @@ def tune(root: Path, tables: dict[str, Table]) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", type=Path, default=Path("/work/data/bias"))
+    add_data_option(p, "--root", "bias", "folder for the sets, models, scans and cache")
     p.add_argument("--n", type=int, default=1500, help="images per set (default 1500)")
     p.add_argument("--size", type=int, default=212, help="image side (default 212; star and crop scale with it)")
     p.add_argument("--input-size", type=int, default=96, help="network input (default 96)")

@@ -1,11 +1,12 @@
 """Contrastive saliency: does subtracting another output's map leave the bar?
 
-    python tests/benchmarks/exp_contrastive_saliency.py --data /work/data/val200
+    python -m experiments.exp_contrastive_saliency --data $GALAXYSCOPE_DATA/val200
 
 Every output's SmoothGrad map of the shipped model is a blob the size of the galaxy; if that
 common blob is what makes bar lengths track size, then |grad has_bar| - a |grad other|
 (clipped at zero, divided by its peak) should keep the part that is about the bar.  Measured
 with moments over a small grid on a VALIDATION set; prints the best rows and the size-only rho.
+``--data`` defaults to $GALAXYSCOPE_DATA/val200 (see experiments/common.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import numpy as np
 from scipy.stats import spearmanr
 
-from barred_set import experiment_parser, open_barred
+from experiments.common import experiment_parser, open_barred
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """Does the classic m=2 Fourier bar length work on saliency maps (or on the images)?
 
-    python tests/benchmarks/exp_fourier_length.py --data /work/data/val200
-    python tests/benchmarks/exp_fourier_length.py --data /work/data/eval400
+    python -m experiments.exp_fourier_length --data $GALAXYSCOPE_DATA/val200
+    python -m experiments.exp_fourier_length --data $GALAXYSCOPE_DATA/eval400
 
 Astronomers measure bars from the m=2 Fourier component of the light (Ohta et al. 1990;
 Aguerri et al. 2000): a bar is a range of radii with a strong, phase-constant m=2 term.
@@ -13,6 +13,7 @@ fraction of its peak, or where the phase leaves the peak's phase by more than an
 Prints the best settings by Spearman rho against the true length, with rho of
 length/r90 beside it; the size-only rho is the number to beat.  A negative result
 here is the point: the map's non-axisymmetric part does not follow the bar's length.
+``--data`` defaults to $GALAXYSCOPE_DATA/val200 (see experiments/common.py).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from scipy import ndimage
 from scipy.stats import spearmanr
 from skimage.transform import warp_polar
 
-from barred_set import experiment_parser, open_barred
+from experiments.common import experiment_parser, open_barred
 
 
 def m2_profiles(field: np.ndarray, sigma: float, rmax: int, n_phi: int = 180):

@@ -14,11 +14,15 @@ All four outputs are kept and trained (BCE with logits, as ``train_model``). Eva
 is on the VALIDATION set only (val200, seed 3030); the test set eval400 is touched only
 by the separate eval_engine.py call when one variant clearly wins.
 
-    galaxyscope synth /work/data/pairs/train --n 1200 --seed 500 --bar-fraction 1.0 --pairs --workers 2
-    galaxyscope synth /work/data/pairs/ctrl --n 2400 --seed 501 --bar-fraction 0.5 --workers 2
-    python tests/benchmarks/exp_pairs.py train --variant pairs
-    python tests/benchmarks/exp_pairs.py train --variant ctrl
-    python tests/benchmarks/exp_pairs.py eval --out /work/data/pairs/val_results.md
+    galaxyscope synth $GALAXYSCOPE_DATA/pairs/train --n 1200 --seed 500 --bar-fraction 1.0 --pairs --workers 2
+    galaxyscope synth $GALAXYSCOPE_DATA/pairs/ctrl --n 2400 --seed 501 --bar-fraction 0.5 --workers 2
+    python -m experiments.exp_pairs train --variant pairs
+    python -m experiments.exp_pairs train --variant ctrl
+    python -m experiments.exp_pairs eval --out $GALAXYSCOPE_DATA/pairs/val_results.md
+
+``--work`` (default $GALAXYSCOPE_DATA/pairs) holds the two training sets (train/, ctrl/), the
+fine-tuned models and the saliency cache; ``eval --data`` defaults to $GALAXYSCOPE_DATA/val200
+(see experiments/common.py).
 """
 
 from __future__ import annotations
@@ -35,10 +39,20 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
 
-ROOT = Path("/work/data/pairs")
-SHIPPED = Path(__file__).resolve().parents[2] / "resources/models/default.safetensors"
-DATA = {"pairs": ROOT / "train", "ctrl": ROOT / "ctrl"}
-OUT = {"pairs": ROOT / "ft_pairs.safetensors", "ctrl": ROOT / "ft_ctrl.safetensors"}
+from experiments.common import add_data_option, display_path, shipped_model
+
+SHIPPED = shipped_model()
+VARIANTS = {"pairs": "train", "ctrl": "ctrl"}  # variant -> its training set's folder under --work
+
+
+def data_of(work: Path, variant: str) -> Path:
+    """The training set of one variant."""
+    return work / VARIANTS[variant]
+
+
+def out_of(work: Path, variant: str) -> Path:
+    """Where one variant's fine-tuned model goes."""
+    return work / f"ft_{variant}.safetensors"
 
 
 # ----------------------------------------------------------------------------- training
@@ -68,8 +82,8 @@ def _batches_random(n: int, batch_size: int, gen: torch.Generator) -> list[np.nd
     return [order[s:s + batch_size] for s in range(0, n, batch_size) if len(order[s:s + batch_size]) > 1]
 
 
-def train(variant: str, epochs: int, lr: float, batch_size: int, seed: int, steps_per_epoch: int | None,
-          out: Path | None = None) -> None:
+def train(work: Path, variant: str, epochs: int, lr: float, batch_size: int, seed: int,
+          steps_per_epoch: int | None, out: Path | None = None) -> None:
     """Fine-tune the shipped model on one variant's images for a fixed number of steps."""
     from galaxyscope.images.imageset import ImageSet
     from galaxyscope.model.augment import AugmentConfig, augment_batch
@@ -80,7 +94,8 @@ def train(variant: str, epochs: int, lr: float, batch_size: int, seed: int, step
     model = load_checkpoint(SHIPPED, device="cpu")
     names = list(model.meta.output_names)
     t0 = time.perf_counter()
-    iset = ImageSet.open(DATA[variant])
+    data_dir = data_of(work, variant)
+    iset = ImageSet.open(data_dir)
     data = load_training_data(iset, names, preprocessing=model.preprocessing)
     print(f"{variant}: loaded {len(data)} images in {time.perf_counter() - t0:.0f} s; "
           f"targets {names}; skipped {len(data.skipped)}", flush=True)
@@ -127,14 +142,14 @@ def train(variant: str, epochs: int, lr: float, batch_size: int, seed: int, step
         print(f"{variant} epoch {epoch}/{epochs}: {n_steps} steps, mean loss {running / n_steps:.4f}, "
               f"{time.perf_counter() - t1:.0f} s", flush=True)
     net.eval()
-    model.meta.metrics = {"finetune": {"from": SHIPPED.name, "variant": variant, "data": str(DATA[variant]),
+    model.meta.metrics = {"finetune": {"from": SHIPPED.name, "variant": variant, "data": display_path(data_dir),
                                        "epochs": epochs, "steps_per_epoch": n_steps, "lr": lr,
                                        "batch_size": batch_size, "seed": seed, "n_images": len(data)},
                           "shipped": model.meta.metrics}
     model.meta.training_data_hash = data.data_hash
-    model.meta.notes = (f"fine-tuned from {SHIPPED.name} on {variant} ({DATA[variant]}) for {epochs} epochs x "
-                        f"{n_steps} steps, lr {lr} cosine, all 4 outputs (tests/benchmarks/exp_pairs.py)")
-    out = out or OUT[variant]
+    model.meta.notes = (f"fine-tuned from {SHIPPED.name} on {variant} ({display_path(data_dir)}) for {epochs} "
+                        f"epochs x {n_steps} steps, lr {lr} cosine, all 4 outputs (experiments/exp_pairs.py)")
+    out = out or out_of(work, variant)
     save_checkpoint(model, out)
     print(f"saved {out} ({time.perf_counter() - t0:.0f} s total)", flush=True)
 
@@ -163,7 +178,7 @@ def _boot_rho(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, n_boot: in
     return float(np.nanpercentile(vals, 2.5)), float(np.nanpercentile(vals, 97.5))
 
 
-def evaluate(data: str, samples: int, out: str, models: list[str]) -> None:
+def evaluate(work: Path, data: str, samples: int, out: str, models: list[str]) -> None:
     """Spearman rho of saliency bar lengths (px and / r90) and has_bar AUC on a validation set."""
     from PIL import Image
 
@@ -180,8 +195,8 @@ def evaluate(data: str, samples: int, out: str, models: list[str]) -> None:
     true = np.asarray(s.column("bar_length_px"), float)[idx]
     r90 = np.asarray(s.column("r90_px"), float)[idx]
     masks = [np.asarray(Image.open(Path(data) / str(s.column("bar_mask")[i]))) > 0 for i in idx]
-    cache = SaliencyCache(ROOT / "cache")
-    lines = [f"# exp_pairs on {data} ({len(idx)} barred of {len(s)}), SmoothGrad n_samples={samples}", "",
+    cache = SaliencyCache(work / "cache")
+    lines = [f"# exp_pairs on {display_path(data)} ({len(idx)} barred of {len(s)}), SmoothGrad n_samples={samples}", "",
              f"size-only rho {spearmanr(r90, true)[0]:.3f}", ""]
     rows: list[Row] = []
     aucs = {}
@@ -226,7 +241,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
-    t.add_argument("--variant", choices=sorted(DATA), required=True)
+    t.add_argument("--variant", choices=sorted(VARIANTS), required=True)
     t.add_argument("--epochs", type=int, default=4)
     t.add_argument("--lr", type=float, default=3e-4)
     t.add_argument("--batch-size", type=int, default=32)
@@ -234,18 +249,22 @@ def main() -> int:
     t.add_argument("--steps-per-epoch", type=int, default=75, help="same for both variants (2400 / 32)")
     t.add_argument("--out", default=None, help="checkpoint path (default ft_<variant>.safetensors)")
     e = sub.add_parser("eval")
-    e.add_argument("--data", default="/work/data/val200")
+    add_data_option(e, "--data", "val200", "VALIDATION set")
     e.add_argument("--samples", type=int, default=25)
-    e.add_argument("--out", default=str(ROOT / "val_results.md"))
-    e.add_argument("--models", default=",".join([str(SHIPPED), str(OUT["pairs"]), str(OUT["ctrl"])]))
+    e.add_argument("--out", default=None, help="markdown table (default WORK/val_results.md)")
+    e.add_argument("--models", default=None, help="comma-separated checkpoints (default: shipped, ft_pairs, ft_ctrl)")
+    for p in (t, e):
+        add_data_option(p, "--work", "pairs", "training sets, fine-tuned models and saliency cache")
     args = ap.parse_args()
     if args.cmd == "train":
-        train(args.variant, args.epochs, args.lr, args.batch_size, args.seed, args.steps_per_epoch,
+        train(args.work, args.variant, args.epochs, args.lr, args.batch_size, args.seed, args.steps_per_epoch,
               Path(args.out) if args.out else None)
     else:
-        if "eval400" in args.data:
+        if "eval400" in str(args.data):
             raise SystemExit("never tune or compare on the test set here; use eval_engine.py for the one final run")
-        evaluate(args.data, args.samples, args.out, [m for m in args.models.split(",") if m])
+        models = args.models or ",".join(str(m) for m in (SHIPPED, out_of(args.work, "pairs"), out_of(args.work, "ctrl")))
+        evaluate(args.work, str(args.data), args.samples, args.out or str(args.work / "val_results.md"),
+                 [m for m in models.split(",") if m])
     return 0
 
 

@@ -2,12 +2,15 @@
 
 One command regenerates the whole comparison table (models already trained are reused):
 
-    python tests/benchmarks/exp_saliency.py all --out docs/experiments/saliency.md
+    python -m experiments.exp_saliency all --out docs/experiments/saliency.md
+
+Data (options; defaults under ``$GALAXYSCOPE_DATA``, see experiments/common.py): ``--work``
+(models and caches, default ``exp6``), ``--train`` (train4k), ``--val`` (val200), ``--test`` (eval400).
 
 Steps (each also runs alone: ``train``, ``masknet``, ``table``):
 
 * Variants are fine-tuned from the shipped model for the same number of epochs on the same
-  training galaxies (``galaxyscope synth /work/data/train4k --n 4000 --seed 100``), 3 seeds each:
+  training galaxies (``galaxyscope synth $GALAXYSCOPE_DATA/train4k --n 4000 --seed 100``), 3 seeds each:
   ``ctrl`` (no guidance: the equal-length control) and ``guide_wW`` (the bar-mask saliency
   penalty of ``galaxyscope.model.guidance`` with weight W).
 * ``masknet``: the upper reference, a small fully convolutional network trained directly on the
@@ -27,7 +30,6 @@ inside the true bar mask; has_bar AUC on the whole test set and on the 22 real G
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import sys
@@ -38,14 +40,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.stats import spearmanr
 
-REPO = Path(__file__).resolve().parents[2]
-SHIPPED = REPO / "resources/models/default.safetensors"
-ROOT = Path("/work/data/exp6")
-TRAIN = Path("/work/data/train4k")
-VAL = Path("/work/data/val200")
-TEST = Path("/work/data/eval400")
+from experiments.common import (REPO, add_data_option, display_path, measure_grid, measured_lengths,
+                                shipped_model, spearman)
+
+SHIPPED = shipped_model()
 TARGETS = ["has_bar", "t03_bar_a06_bar_fraction", "has_arms", "has_ring"]
 SEEDS = (0, 1, 2)
 ATTRIBUTIONS = ("smoothgrad", "smoothgrad_x_input")
@@ -80,24 +79,46 @@ VARIANTS = {v.name: v for v in [
 ]}
 
 
-def model_path(variant: str, seed: int) -> Path:
-    return ROOT / "models" / f"{variant}_s{seed}.safetensors"
+@dataclass(frozen=True)
+class Paths:
+    """Where this experiment reads its sets and keeps its models and caches (see --help)."""
+
+    work: Path
+    train: Path
+    val: Path
+    test: Path
+
+
+def add_path_options(ap: argparse.ArgumentParser) -> None:
+    """--work, --train, --val and --test, defaulting under $GALAXYSCOPE_DATA."""
+    add_data_option(ap, "--work", "exp6", "models, training cache and saliency cache")
+    add_data_option(ap, "--train", "train4k", "training set (galaxyscope synth --n 4000 --seed 100)")
+    add_data_option(ap, "--val", "val200", "VALIDATION set (--n 200 --seed 3030 --bar-fraction 0.6)")
+    add_data_option(ap, "--test", "eval400", "TEST set (--n 400 --seed 2026 --bar-fraction 0.6)")
+
+
+def paths_of(args: argparse.Namespace) -> Paths:
+    return Paths(args.work, args.train, args.val, args.test)
+
+
+def model_path(paths: Paths, variant: str, seed: int) -> Path:
+    return paths.work / "models" / f"{variant}_s{seed}.safetensors"
 
 
 # ----------------------------------------------------------------------------- data
 
 
-def training_data():
-    """train4k at the shipped model's preprocessing, with masks; cached as tensors on disk."""
+def training_data(paths: Paths):
+    """The training set at the shipped model's preprocessing, with masks; cached as tensors on disk."""
     from galaxyscope.model.checkpoint import load_checkpoint
     from galaxyscope.model.trainset import TrainingData, load_training_data
 
-    cache = ROOT / "train4k_128_masks.pt"
+    cache = paths.work / f"{paths.train.name}_128_masks.pt"
     if cache.exists():
         d = torch.load(cache, weights_only=False)
         return TrainingData(**d)
     pre = load_checkpoint(SHIPPED, device="cpu").preprocessing
-    data = load_training_data(TRAIN, TARGETS, preprocessing=pre, mask_column="bar_mask")
+    data = load_training_data(paths.train, TARGETS, preprocessing=pre, mask_column="bar_mask")
     cache.parent.mkdir(parents=True, exist_ok=True)
     torch.save(asdict(data), cache)
     return data
@@ -106,13 +127,13 @@ def training_data():
 # ----------------------------------------------------------------------------- training
 
 
-def train_variant(variant: Variant, seed: int, threads: int = 2) -> Path:
+def train_variant(paths: Paths, variant: Variant, seed: int, threads: int = 2) -> Path:
     """Fine-tune the shipped model with one recipe and seed; returns the checkpoint path."""
     from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint
     from galaxyscope.model.guidance import GuidanceConfig
     from galaxyscope.model.training import train_model
 
-    out = model_path(variant.name, seed)
+    out = model_path(paths, variant.name, seed)
     if out.exists():
         return out
     torch.set_num_threads(threads)
@@ -123,7 +144,7 @@ def train_variant(variant: Variant, seed: int, threads: int = 2) -> Path:
                               kind=variant.kind) \
         if variant.weight > 0 else None
     t0 = time.perf_counter()
-    result = train_model(training_data(), preprocessing=shipped.preprocessing, epochs=variant.epochs,
+    result = train_model(training_data(paths), preprocessing=shipped.preprocessing, epochs=variant.epochs,
                          architecture=variant.arch or shipped.meta.architecture,
                          lr=variant.lr, patience=variant.epochs, seed=seed, device="cpu", guidance=guidance,
                          init=init, log=lambda m: print(f"[{variant.name} s{seed}] {m}", flush=True))
@@ -159,15 +180,15 @@ class MaskNet(torch.nn.Module):
         return self.out(self.d1(torch.cat([F.interpolate(u, scale_factor=2.0), a], 1)))
 
 
-def train_masknet(seed: int = 0, epochs: int = 4, threads: int = 2) -> Path:
+def train_masknet(paths: Paths, seed: int = 0, epochs: int = 4, threads: int = 2) -> Path:
     """Train the direct-supervision reference on train4k's masks (BCE), with the same augmentation."""
     from galaxyscope.model.augment import AugmentConfig, augment_with_masks
 
-    out = ROOT / "models" / f"masknet_s{seed}.pt"
+    out = paths.work / "models" / f"masknet_s{seed}.pt"
     if out.exists():
         return out
     torch.set_num_threads(threads)
-    data = training_data()
+    data = training_data(paths)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     net = MaskNet()
@@ -225,14 +246,14 @@ class Row:
 class Sets:
     """The validation and test sets, opened once (barred rows, truth, true masks)."""
 
-    def __init__(self) -> None:
+    def __init__(self, paths: Paths) -> None:
         from PIL import Image
 
         from galaxyscope.images.imageset import ImageSet
         from galaxyscope.resources import sample_path
 
         self.sets = {}
-        for name, path in (("val", VAL), ("test", TEST)):
+        for name, path in (("val", paths.val), ("test", paths.test)):
             s = ImageSet.open(path)
             has_bar = np.asarray(s.column("has_bar"), bool)
             idx = np.flatnonzero(has_bar)
@@ -248,30 +269,6 @@ class Sets:
         return SetMaps(maps, d["true"], d["r90"], d["masks"])
 
 
-def measure_grid():
-    """The settings tuned on validation: the paper's method and a moments grid."""
-    from galaxyscope.measure import MomentsParams, PaperParams
-
-    grid = [("paper", PaperParams(), "paper (defaults)")]
-    for t, blur, lf, mode in itertools.product((0.2, 0.3, 0.4, 0.5, 0.6, 0.7), (0.75, 1.5, 3.0),
-                                               ("extent", "axis"), ("fixed", "sweep")):
-        grid.append(("moments", MomentsParams(t_start=t, blur_sigma=blur, length_from=lf, threshold_mode=mode),
-                     f"moments t={t} blur={blur} {lf} {mode}"))
-    return grid
-
-
-def lengths(maps: list[np.ndarray], method: str, opts, size: int, crop: float) -> np.ndarray:
-    from galaxyscope.measure import measure_bar
-
-    return np.array([measure_bar(m, method, model_input_size=size, crop_fraction=crop, options=opts).length_px
-                     for m in maps])
-
-
-def _rho(a: np.ndarray, b: np.ndarray) -> float:
-    ok = np.isfinite(a) & np.isfinite(b)
-    return float(spearmanr(a[ok], b[ok])[0]) if ok.sum() > 3 else math.nan
-
-
 def judge(source: str, attribution: str, seed: str, val: SetMaps, test: SetMaps, size: int,
           crop: float) -> Row:
     """Tune the measurement on validation, fit one scale there, report on test."""
@@ -279,14 +276,14 @@ def judge(source: str, attribution: str, seed: str, val: SetMaps, test: SetMaps,
 
     best = None
     for method, opts, label in measure_grid():
-        L = lengths(val.maps, method, opts, size, crop)
-        score = _rho(L / val.r90, val.true / val.r90)
+        L = measured_lengths(val.maps, method, opts, size, crop)
+        score = spearman(L / val.r90, val.true / val.r90)
         if best is None or np.nan_to_num(score, nan=-9) > np.nan_to_num(best[0], nan=-9):
             best = (score, method, opts, label, L)
     score, method, opts, label, Lv = best
     ok = np.isfinite(Lv) & (Lv > 0)
     scale = float(np.median(val.true[ok] / Lv[ok])) if ok.any() else math.nan
-    Lt = lengths(test.maps, method, opts, size, crop) * scale
+    Lt = measured_lengths(test.maps, method, opts, size, crop) * scale
     m = compute_metrics(Lt, test.true)
     mn = compute_metrics(Lt / test.r90, test.true / test.r90)
     metrics = {k: (v.value, v.low, v.high) for k, v in m.metrics().items()}
@@ -338,13 +335,13 @@ def masknet_maps(path: Path, sets: Sets, pre) -> tuple[list, list]:
     return out[0], out[1]
 
 
-def table(out: Path, samples: int, variants: list[str], seeds: tuple[int, ...]) -> list[Row]:
+def table(paths: Paths, out: Path, samples: int, variants: list[str], seeds: tuple[int, ...]) -> list[Row]:
     from galaxyscope.model.checkpoint import load_checkpoint
     from galaxyscope.saliency.cache import SaliencyCache
 
     torch.set_num_threads(2)
-    sets = Sets()
-    cache = SaliencyCache(ROOT / "cache")
+    sets = Sets(paths)
+    cache = SaliencyCache(paths.work / "cache")
     shipped = load_checkpoint(SHIPPED, device="cpu")
     pre = shipped.preprocessing
     size, crop = pre.input_size, pre.crop_fraction
@@ -359,11 +356,11 @@ def table(out: Path, samples: int, variants: list[str], seeds: tuple[int, ...]) 
 
     truth_val, truth_test = sets.of("val", sets.sets["val"]["masks"]), sets.of("test", sets.sets["test"]["masks"])
     done(judge("truth", "true bar mask", "-", truth_val, truth_test, size, crop))
-    for path in sorted((ROOT / "models").glob("masknet_s*.pt")):
+    for path in sorted((paths.work / "models").glob("masknet_s*.pt")):
         v, t = masknet_maps(path, sets, pre)
         done(judge("masknet", "predicted mask", path.stem.split("_s")[-1], sets.of("val", v), sets.of("test", t),
                    size, crop))
-    sources = [("shipped", "-", SHIPPED)] + [(v, str(s), model_path(v, s)) for v in variants for s in seeds
+    sources = [("shipped", "-", SHIPPED)] + [(v, str(s), model_path(paths, v, s)) for v in variants for s in seeds
                                                if s in VARIANTS[v].seeds]
     kept: dict[tuple[str, str], list[tuple[list, list]]] = {}
     for name, seed, path in sources:
@@ -384,7 +381,7 @@ def table(out: Path, samples: int, variants: list[str], seeds: tuple[int, ...]) 
             t = [list(ms) for ms in zip(*(r[1] for r in runs))]
             done(judge(f"{name} (mean map of {len(runs)})", attribution, "all", sets.of("val", v),
                        sets.of("test", t), size, crop))
-    write_table(rows, out, samples, sets)
+    write_table(rows, out, samples, sets, paths)
     return rows
 
 
@@ -393,13 +390,14 @@ def _fmt(m: tuple) -> str:
     return f"{v:.2f} [{lo:.2f}, {hi:.2f}]" if math.isfinite(v) else "–"
 
 
-def write_table(rows: list[Row], out: Path, samples: int, sets: Sets) -> None:
+def write_table(rows: list[Row], out: Path, samples: int, sets: Sets, paths: Paths) -> None:
     test = sets.sets["test"]
-    size_rho = _rho(test["r90"], test["true"])
+    size_rho = spearman(test["r90"], test["true"])
     lines = ["# Saliency that finds the bar: the issue-6 comparison", "",
-             "Generated by `python tests/benchmarks/exp_saliency.py all` (see its docstring). Test set: "
-             f"`{TEST}` ({len(test['idx'])} barred galaxies), never used for tuning; measurement settings "
-             f"and one length scale tuned per row on `{VAL}`. SmoothGrad N={samples}, noise 0.1.", "",
+             "Generated by `python -m experiments.exp_saliency all` (see its docstring). Test set: "
+             f"`{display_path(paths.test)}` ({len(test['idx'])} barred galaxies), never used for tuning; "
+             f"measurement settings and one length scale tuned per row on `{display_path(paths.val)}`. "
+             f"SmoothGrad N={samples}, noise 0.1.", "",
              f"Galaxy size alone (r90_px): Spearman rho {size_rho:.2f} against the true length.", "",
              "| source | attribution | seed | rho | Pearson r | rho / r90 | median rel. err. | bar share "
              "| AUC test | AUC 22 real | setting (tuned on val) |",
@@ -437,18 +435,20 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=25)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(REPO / "docs/experiments/saliency.md"))
+    add_path_options(ap)
     args = ap.parse_args()
+    paths = paths_of(args)
     variants = [v for v in args.variants.split(",") if v]
     seeds = tuple(int(s) for s in args.seeds.split(",") if s)
     if args.cmd in ("train", "all"):
         for s in seeds:  # seed 0 of every variant first: a cut-short run still compares all of them
             for v in variants:
                 if s in VARIANTS[v].seeds:
-                    train_variant(VARIANTS[v], s, args.threads)
+                    train_variant(paths, VARIANTS[v], s, args.threads)
     if args.cmd in ("masknet", "all"):
-        train_masknet(0, threads=args.threads)
+        train_masknet(paths, 0, threads=args.threads)
     if args.cmd in ("table", "all"):
-        table(Path(args.out), args.samples, variants, seeds)
+        table(paths, Path(args.out), args.samples, variants, seeds)
     return 0
 
 

@@ -1,6 +1,6 @@
 """SmoothGrad overlays of real barred and unbarred galaxies from each survey, one column per model.
 
-    python experiments/fig_real_overlays.py --out docs/real-models.png \
+    python -m experiments.fig_real_overlays --out docs/real-models.png \
         before=resources/models/default.safetensors after=/path/new.safetensors
 
 Why: issue 14 asks to look at what a training change does to real galaxies, not only at AUCs.
@@ -8,6 +8,7 @@ Rows: an SDSS and a DECaLS Galaxy Zoo example with a bar and without (gz-bar-exa
 Galaxy Builder development galaxies with the highest and the lowest GZ2 p_bar. Each panel shows
 the view the model frames (its own framing), the SmoothGrad map (N=50) and the `moments` bar;
 below the model's P(bar) gate the title says "no bar" and no line is drawn, as in the window.
+The real sets are read from $GALAXYSCOPE_SHARED_DATA (default ../shared/data; experiments/common.py).
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared" / "data"
+from experiments.common import shared_data
 
 EXAMPLES = ("sdss/sloan-2_a-0_1.jpg", "sdss/sloan-2_a-1_0.jpg", "decals/decals-2_a-0_0.jpg",
             "decals/decals-2_a-1_0.jpg")
@@ -31,12 +30,12 @@ def pick_images():
     from galaxyscope.images.imageset import ImageSet
 
     rows = []
-    ex = ImageSet.open(SHARED / "gz-bar-examples")
+    ex = ImageSet.open(shared_data("gz-bar-examples"))
     by_key = {e.key: i for i, e in enumerate(ex.entries)}
     for key in EXAMPLES:
         barred = "_a-0_" in key
         rows.append((f"{Path(key).stem} ({'bar' if barred else 'no bar'})", ex[by_key[key]]))
-    gb = ImageSet.open(SHARED / "galaxy-builder-dev")
+    gb = ImageSet.open(shared_data("galaxy-builder-dev"))
     p = np.ma.filled(np.ma.asarray(gb.catalogue["p_bar"], dtype=float), np.nan)
     for i, what in ((int(np.nanargmax(p)), "highest"), (int(np.nanargmin(p)), "lowest")):
         rows.append((f"GB {Path(gb.entries[i].key).stem} (p_bar {p[i]:.2f}, {what})", gb[i]))

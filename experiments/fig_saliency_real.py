@@ -1,11 +1,12 @@
 """Side-by-side SmoothGrad overlays on real barred Galaxy Zoo examples, one column per model.
 
-    python tests/benchmarks/fig_saliency_real.py --out docs/experiments/saliency_real.png \\
-        resources/models/default.safetensors /work/data/exp6/models/match_w1_s0.safetensors ...
+    python -m experiments.fig_saliency_real --out docs/experiments/saliency_real.png \\
+        resources/models/default.safetensors $GALAXYSCOPE_DATA/exp6/models/match_w1_s0.safetensors ...
 
 Issue 6 asks to look at what a training change does to real galaxies, not only to synthetic ones:
 each row is one barred example from resources/samples/gz-bar-examples (the central crop the
 network sees), each column a model's SmoothGrad map (N=50) over the image, with the moments bar.
+Only the models and --out are paths (exp_saliency keeps its models in $GALAXYSCOPE_DATA/exp6/models).
 """
 
 from __future__ import annotations

@@ -5,8 +5,11 @@ set, with bootstrap intervals, in seconds per model, not the full saliency evalu
 (``benchmarks/eval_real.py``). Each model frames images as its metadata says (galaxy framing
 for the shipped one), exactly as the window and ``galaxyscope measure`` do.
 
-    python experiments/real_auc.py resources/models/default.safetensors other.safetensors \
-        --synthetic /work/data/val200 --json out.json --markdown out.md
+    python -m experiments.real_auc resources/models/default.safetensors other.safetensors \
+        --synthetic $GALAXYSCOPE_DATA/val200 --json out.json --markdown out.md
+
+The real sets default to $GALAXYSCOPE_SHARED_DATA/gz-bar-examples and .../galaxy-builder-dev
+(``--examples``, ``--galaxy-builder``; see experiments/common.py).
 
 Sets and labels (validation sets: select on them, never report them as a test):
 - ``gz-bar-examples`` (22): ``*_a-0_*`` barred, ``*_a-1_*`` not; also per survey (sdss, decals);
@@ -25,14 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from experiments.common import measurable_bars, shared_data
+from galaxyscope.evaluate.classification import Estimate, auc_interval
+from galaxyscope.images.imageset import ImageSet
+from galaxyscope.model.checkpoint import load_checkpoint
 
-from galaxyscope.evaluate.classification import Estimate, auc_interval  # noqa: E402
-from galaxyscope.images.imageset import ImageSet  # noqa: E402
-from galaxyscope.model.checkpoint import load_checkpoint  # noqa: E402
-
-SHARED = ROOT.parent / "shared" / "data"
 BATCH = 32
 
 
@@ -85,7 +85,7 @@ def evaluate_model(path: str, sets: dict[str, ImageSet], read: dict[str, tuple[l
         else:
             has = _column(image_set, keys, "has_bar") > 0.5
             vote = _column(image_set, keys, "t03_bar_a06_bar_fraction")
-            measurable = has & (vote >= 0.5)
+            measurable = measurable_bars(has, vote)
             keep = measurable | ~has
             out[f"{name}_measurable"] = auc_interval(p[keep], measurable[keep])
             out[f"{name}_all_bars"] = auc_interval(p, has)
@@ -108,10 +108,10 @@ def markdown(results: dict[str, dict[str, Estimate]], labels: dict[str, str]) ->
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+", help="checkpoints (.safetensors); LABEL=PATH names a row")
-    ap.add_argument("--examples", default=str(SHARED / "gz-bar-examples"))
-    ap.add_argument("--galaxy-builder", default=str(SHARED / "galaxy-builder-dev"))
+    ap.add_argument("--examples", default=str(shared_data("gz-bar-examples")))
+    ap.add_argument("--galaxy-builder", default=str(shared_data("galaxy-builder-dev")))
     ap.add_argument("--synthetic", action="append", default=[],
-                    help="synthetic VALIDATION set (e.g. /work/data/val200); repeatable, named by its folder")
+                    help="synthetic VALIDATION set (e.g. $GALAXYSCOPE_DATA/val200); repeatable, named by its folder")
     ap.add_argument("--json", help="write the numbers here")
     ap.add_argument("--markdown", help="write the table here")
     args = ap.parse_args(argv)

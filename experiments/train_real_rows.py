@@ -1,7 +1,8 @@
 """Issue 14's comparison: training recipes for real galaxies, on the same footing.
 
-    python experiments/train_real_rows.py --rows render,survey,dann,weak --seed 0 \
-        --synthetic /work/data/train3k_new --val /work/data/val200_new --out /work/data/models
+    python -m experiments.train_real_rows --rows render,survey,dann,weak --seed 0 \
+        --synthetic $GALAXYSCOPE_DATA/train3k_new --val $GALAXYSCOPE_DATA/val200_new \
+        --out $GALAXYSCOPE_DATA/models
 
 Every row fine-tunes one starting model (``--init``; default the shipped model, but issue 14's
 table started from version 1: ``git show 58eec6d:resources/models/default.safetensors``) for the same
@@ -18,12 +19,15 @@ only the recipe changes:
 survey augmentation), to tell the steps apart when one of them hurts.
 
 The control row (the old renderer's images, basic augmentation) is the same recipe as
-``render`` on an old-renderer set: ``--synthetic /work/data/train3k_old --rows render``.
+``render`` on an old-renderer set: ``--synthetic $GALAXYSCOPE_DATA/train3k_old --rows render``.
 
 Loaded images are cached under ``--cache`` (training tensors, keyed by folder and preprocessing)
 because reading and framing 4,000 images costs more than a row's training on 2 cores. Each model's
 galaxy framing is recalibrated on ``--val`` (a validation set made by the same renderer), so real
 images are shown at the scale the network learnt. Selection numbers: ``experiments/real_auc.py``.
+The unlabelled real folders are $GALAXYSCOPE_SHARED_DATA/gz2-kaggle and .../decals-zoobot; the
+cache defaults to $GALAXYSCOPE_DATA/cache (see experiments/common.py). The paths recorded in a
+model's metadata are written as ``$GALAXYSCOPE_DATA/...`` (``display_path``), never absolute.
 """
 
 from __future__ import annotations
@@ -32,28 +36,24 @@ import argparse
 import dataclasses
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared" / "data"
-
-from galaxyscope.images.imageset import ImageSet  # noqa: E402
-from galaxyscope.model.adapt import AdaptConfig  # noqa: E402
-from galaxyscope.model.augment import AugmentConfig  # noqa: E402
-from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from galaxyscope.model.framing import calibrate_frame_r90  # noqa: E402
-from galaxyscope.model.preprocess import Preprocessing  # noqa: E402
-from galaxyscope.model.realdata import RealDataConfig, load_real_data  # noqa: E402
-from galaxyscope.model.training import train_model  # noqa: E402
-from galaxyscope.model.trainset import load_training_data  # noqa: E402
+from experiments.common import add_data_option, display_path, shared_data, shipped_model
+from galaxyscope.images.imageset import ImageSet
+from galaxyscope.model.adapt import AdaptConfig
+from galaxyscope.model.augment import AugmentConfig
+from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint
+from galaxyscope.model.framing import calibrate_frame_r90
+from galaxyscope.model.preprocess import Preprocessing
+from galaxyscope.model.realdata import RealDataConfig, load_real_data
+from galaxyscope.model.training import train_model
+from galaxyscope.model.trainset import load_training_data
 
 TARGETS = ["has_bar", "t03_bar_a06_bar_fraction", "has_arms", "has_ring"]
-UNLABELLED = [str(SHARED / "gz2-kaggle"), str(SHARED / "decals-zoobot")]
+UNLABELLED = [str(shared_data("gz2-kaggle")), str(shared_data("decals-zoobot"))]
 ROWS = ("render", "survey", "dann", "coral", "weak")
 
 
@@ -73,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", default="render,survey,dann,weak")
     ap.add_argument("--synthetic", required=True, help="synthetic training set")
     ap.add_argument("--val", required=True, help="synthetic validation set of the same renderer (framing)")
-    ap.add_argument("--init", default=str(ROOT / "resources/models/default.safetensors"))
+    ap.add_argument("--init", default=str(shipped_model()))
     ap.add_argument("--out", required=True, help="folder for the models")
     ap.add_argument("--tag", default="", help="prefix of the model names")
-    ap.add_argument("--cache", default="/work/data/cache")
+    add_data_option(ap, "--cache", "cache", "cache of loaded training tensors")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--seed", type=int, default=0)
@@ -130,9 +130,9 @@ def main(argv: list[str] | None = None) -> int:
                                                        frame_r90=round(frame_r90, 3))
         model.meta.domain = {"colour": True, "view_r90": [round(view_range[0], 3), round(view_range[1], 3)]}
         model.meta.min_bar_probability = init.meta.min_bar_probability
-        model.meta.metrics["recipe"] = {"row": spec, "synthetic": str(Path(args.synthetic).resolve()),
-                                        "init": str(Path(args.init).resolve()), "epochs": args.epochs,
-                                        "lr": args.lr, "seed": args.seed, "frame_r90_from": args.val,
+        model.meta.metrics["recipe"] = {"row": spec, "synthetic": display_path(args.synthetic),
+                                        "init": display_path(args.init), "epochs": args.epochs,
+                                        "lr": args.lr, "seed": args.seed, "frame_r90_from": display_path(args.val),
                                         "aug_changes": args.aug if survey else ""}
         name = out / f"{args.tag}{row}{'' if aug == '' else '_' + aug}_s{args.seed}.safetensors"
         save_checkpoint(model, name)

@@ -1,12 +1,13 @@
 """Tune the bar-measurement settings on a VALIDATION synthetic set (never the test set).
 
-    galaxyscope synth /work/data/val200 --n 200 --seed 3030 --bar-fraction 0.6
-    python tests/benchmarks/tune_measure.py --data /work/data/val200
+    galaxyscope synth $GALAXYSCOPE_DATA/val200 --n 200 --seed 3030 --bar-fraction 0.6
+    python -m experiments.tune_measure --data $GALAXYSCOPE_DATA/val200
 
 Saliency maps are computed once per attribution (through the disk cache) and each grid
 point only re-fits the bar (~ms). The criterion is the Spearman rho of
 length / r90 against true length / r90 over barred galaxies: what the map knows
 beyond the galaxy's size. Prints the ranking; the chosen settings become the defaults.
+``--data`` defaults to $GALAXYSCOPE_DATA/val200 (see experiments/common.py).
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import sys
 import numpy as np
 from scipy.stats import spearmanr
 
+from experiments.common import add_data_option
+
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", required=True)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_option(ap, "--data", "val200", "VALIDATION set (never the test set)")
     ap.add_argument("--model", default=None)
     ap.add_argument("--samples", type=int, default=50)
     ap.add_argument("--attributions", default="smoothgrad,smoothgrad_x_input")

@@ -5,7 +5,7 @@
 #   bash packaging/screenshots.sh annotate bias # some of them
 #   bash packaging/screenshots.sh --list        # what each target is
 #
-# Runs `python -m galaxyscope.gui.screenshots` from the venv (GALAXYSCOPE_VENV, default
+# Runs `python -m tools.screenshots` from the venv (GALAXYSCOPE_VENV, default
 # .venv); under xvfb-run when there is no display (Qt's offscreen platform otherwise).
 # Each target gets a private temporary cache, settings file and annotation database.
 set -euo pipefail
@@ -14,6 +14,6 @@ VENV=${GALAXYSCOPE_VENV:-$PWD/.venv}
 PY=$VENV/bin/python
 [ -x "$PY" ] || { echo "no virtual environment at $VENV (run: bash packaging/bootstrap.sh setup)" >&2; exit 1; }
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && command -v xvfb-run >/dev/null 2>&1; then
-  exec xvfb-run -a -s "-screen 0 1920x1200x24" "$PY" -m galaxyscope.gui.screenshots "$@"
+  exec xvfb-run -a -s "-screen 0 1920x1200x24" "$PY" -m tools.screenshots "$@"
 fi
-exec "$PY" -m galaxyscope.gui.screenshots "$@"
+exec "$PY" -m tools.screenshots "$@"

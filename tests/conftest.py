@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+
+# experiments/, benchmarks/ and tools/ are packages of the repository root, not of galaxyscope:
+# `python -m pytest` from the root already finds them, a bare `pytest` needs the root on the path.
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The screenshot command: its targets cover every picture the README and docs/ show, its
+"""The screenshot command (tools/screenshots.py): its targets cover every picture the README and docs/ show, its
 argument parsing, the private environment it runs in, the demonstration line's geometry,
 and (cheap, offscreen) the icon target writing a real PNG."""
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from galaxyscope.gui import screenshots as shots
+from tools import screenshots as shots
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_targets_cover_every_picture_in_the_readme_and_docs():
     made = {t.path for t in shots.TARGETS}
     shown = set()
-    # the user-facing pages (evaluation.md's plots come from tests/benchmarks/eval_engine.py)
+    # the user-facing pages (evaluation.md's plots come from experiments/eval_engine.py)
     for page in [REPO / "README.md", *(REPO / "docs" / n for n in ("user-guide.md", "gz2.md", "packaging.md"))]:
         for link in re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", page.read_text(encoding="utf-8")):
             shown.add((page.parent / link).resolve().relative_to(REPO).as_posix())

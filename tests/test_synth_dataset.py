@@ -318,7 +318,7 @@ def test_sample_set_comparison_passes_float_noise_and_catches_real_changes(tmp_p
 
 
 def test_mosaic_lays_out_labelled_tiles():
-    from galaxyscope.synth.mosaic import Tile, build_mosaic
+    from tools.mosaic import Tile, build_mosaic
 
     tiles = [Tile(np.zeros((20, 20, 3), np.uint8), "real", True),
              Tile(np.full((30, 30, 3), 200, np.uint8), "synthetic", False)]

@@ -1,11 +1,11 @@
 """Calibrate a checkpoint for real galaxies: galaxy framing, the P(bar) gate, the domain.
 
-    python tools/calibrate_real.py --model resources/models/default.safetensors \
-        --synthetic /work/data/val200 --real ../shared/data/galaxy-builder-dev \
+    python -m tools.calibrate_real --model resources/models/default.safetensors \
+        --synthetic $GALAXYSCOPE_DATA/val200 --real ../shared/data/galaxy-builder-dev \
         --out resources/models/default.safetensors
 
 1. frame_r90: the median of (fixed crop side / measured R90) over synthetic frames made
-   like the training set (``galaxyscope synth /work/data/val200 --n 200 --seed 3030
+   like the training set (``galaxyscope synth $GALAXYSCOPE_DATA/val200 --n 200 --seed 3030
    --bar-fraction 0.6``: validation, never the test set), so galaxy framing shows every
    galaxy at the scale the network learnt. Its 1-99 % range becomes the domain's
    ``view_r90``.
@@ -14,7 +14,9 @@
    validation set (synthetic: has_bar false; real: p_bar < 0.2) have P(bar) above it.
    The real set used here is a development set: numbers on it are not a test.
 
-Only the metadata changes; the weights are the same (the file's hash changes).
+Only the metadata changes; the weights are the same (the file's hash changes). The set paths
+recorded in the metadata are written as ``$GALAXYSCOPE_DATA/...`` or relative to the repository
+(experiments.common.display_path), never as this machine's absolute folders.
 """
 
 from __future__ import annotations
@@ -22,17 +24,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from galaxyscope.images.imageset import ImageSet  # noqa: E402
-from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
-from galaxyscope.model.framing import calibrate_frame_r90  # noqa: E402
+from experiments.common import display_path, shipped_model
+from galaxyscope.images.imageset import ImageSet
+from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint
+from galaxyscope.model.framing import calibrate_frame_r90
 
 GRID = np.round(np.arange(0.30, 0.951, 0.05), 2)
 
@@ -55,7 +54,7 @@ def unbarred_mask(image_set, rows: list[int]) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default=str(ROOT / "resources/models/default.safetensors"))
+    ap.add_argument("--model", default=str(shipped_model()))
     ap.add_argument("--synthetic", required=True, help="synthetic validation set (training-like frames)")
     ap.add_argument("--real", action="append", default=[], help="real development set(s) with p_bar")
     ap.add_argument("--max-unbarred", type=float, default=0.10)
@@ -86,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     model.meta.metrics = dict(model.meta.metrics)
     model.meta.metrics["calibration"] = {
         "frame_r90": {"value": round(frame, 3), "range_1_99": [round(lo, 3), round(hi, 3)], "n": n,
-                      "from": str(args.synthetic)},
+                      "from": display_path(args.synthetic)},
         "min_bar_probability": {"value": threshold, "rule": f"smallest t on a 0.05 grid with at most "
                                 f"{args.max_unbarred:.0%} of clearly unbarred galaxies at P >= t on every set",
-                                "sets": [str(args.synthetic)] + list(args.real),
+                                "sets": [display_path(p) for p in [args.synthetic, *args.real]],
                                 "unbarred_share_at_t": {k: v[threshold] for k, v in shares.items()}},
     }
     save_checkpoint(model, args.out)

@@ -1,8 +1,9 @@
 """Side-by-side mosaic of real Galaxy Zoo examples and synthetic galaxies, for the docs.
 
 Why: the generator is only useful if its galaxies look like the real ones; a labelled mosaic is
-the quickest honest check. Rebuild with ``python -m galaxyscope.synth.mosaic`` (writes
-docs/mosaic.png; needs nothing but the package and the bundled real examples).
+the quickest honest check. Rebuild with ``python -m tools.mosaic`` from the repository root (writes
+docs/mosaic.png; needs nothing but the package and the bundled real examples). It lives in tools/,
+not in the package, because it writes into the repository's docs/.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from galaxyscope.synth.dataset import rgb_to_uint8
 from galaxyscope.synth.params import sample_params
 from galaxyscope.synth.render import render_galaxy
 
-REPO = Path(__file__).resolve().parents[2]  # a source checkout: where docs/ lives
+REPO = Path(__file__).resolve().parents[1]  # the source checkout: where docs/ lives
 REAL_DIR = resources_dir() / "samples" / "gz-bar-examples"  # Galaxy Zoo examples, Apache-2.0
 
 

@@ -1,6 +1,6 @@
 """Screenshots of the window on real galaxies, with the isophote layer (docs/real-after/).
 
-    python tools/screenshot_real.py IMAGE OUT.png [--model M] [--isophotes]
+    python -m tools.screenshot_real IMAGE OUT.png [--model M] [--isophotes]
 
 Opens IMAGE as the app does, waits for its saliency and bar, optionally fits the
 isophotes and shows their tab, and saves the window. Runs offscreen without a display.
@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:

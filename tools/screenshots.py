@@ -1,10 +1,12 @@
-"""Regenerate every picture in the docs from the real app: ``python -m galaxyscope.gui.screenshots``.
+"""Regenerate every picture in the docs from the real app: ``python -m tools.screenshots`` (repository root).
 
 Why: screenshots go stale whenever the model, the defaults or the window change; one
 command that drives the real window (no mock-ups) keeps the README honest. Each
 target runs with a private cache, settings file and annotation database in a
 temporary folder, so nothing depends on (or touches) the user's own session, and
-every saliency map is computed afresh with the shipped model.
+every saliency map is computed afresh with the shipped model. It lives in tools/, not in the
+package, because it writes into the repository's docs/; the app's own ``galaxyscope demo
+--screenshot FILE`` (galaxyscope.gui.app) is what the ``main`` target runs.
 
 Targets (``--list`` prints them):
 
@@ -17,7 +19,7 @@ Targets (``--list`` prints them):
 - ``bias``: docs/bias.png, the Bias tab after browsing a few galaxies, with the galaxy
   mask outline on.
 - ``mosaic``: docs/mosaic.png, real Galaxy Zoo examples beside synthetic galaxies
-  (``galaxyscope.synth.mosaic``; no window).
+  (``tools.mosaic``; no window).
 - ``icon``: resources/icons/galaxyscope.png, the 256 px icon rendered from the SVG
   with Qt's QSvgRenderer.
 
@@ -41,7 +43,7 @@ from typing import Any
 from galaxyscope.gui.cli_gui import parse_window_size
 from galaxyscope.gui.settings import DEFAULT_WINDOW_SIZE
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIZE = DEFAULT_WINDOW_SIZE
 SETTLE_TIMEOUT_S = 600.0
 ICON_SIZE = 256
@@ -81,9 +83,9 @@ def target(name: str) -> Target:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``python -m galaxyscope.gui.screenshots``."""
+    """The command line of ``python -m tools.screenshots``."""
     p = argparse.ArgumentParser(
-        prog="python -m galaxyscope.gui.screenshots",
+        prog="python -m tools.screenshots",
         description="Regenerate the pictures in docs/ (and the icon PNG) from the real app.",
     )
     p.add_argument("targets", nargs="*", metavar="TARGET",
@@ -306,8 +308,8 @@ def make_bias(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) ->
 
 
 def make_mosaic(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) -> Path:
-    """docs/mosaic.png via ``python -m galaxyscope.synth.mosaic --out FILE``."""
-    from galaxyscope.synth import mosaic
+    """docs/mosaic.png via ``python -m tools.mosaic --out FILE``."""
+    from tools import mosaic
 
     mosaic.main(["--out", str(path)])
     return path

@@ -9,7 +9,7 @@ change them.
 Defaults were tuned on synthetic sets made with one pair of seeds (a model
 trained on barred galaxies that carry a planted star, and one trained on a
 clean set) and checked on sets made with other seeds; see
-tests/benchmarks/exp_bias_shortcut.py. There the centroid offset was the rule
+experiments/exp_bias_shortcut.py. There the centroid offset was the rule
 that told a model relying on the star from one that merely sees it: SmoothGrad
 puts a similar share of saliency on a saturated star for both (the maps follow
 bright input structure), but only the shortcut model's saliency is pulled off
