@@ -9,19 +9,20 @@ packaging/galaxyscope.spec); ``GALAXYSCOPE_RESOURCES`` overrides both.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-ENV_VAR = "GALAXYSCOPE_RESOURCES"
+from galaxyscope.paths import RESOURCES_ENV, resources_override
+
+ENV_VAR = RESOURCES_ENV  # the variable's name (see galaxyscope.paths)
 
 
 def resources_dir() -> Path:
     """The resources folder: $GALAXYSCOPE_RESOURCES if set, else the frozen bundle's
     ``sys._MEIPASS/resources``, else <repo>/resources."""
-    override = os.environ.get(ENV_VAR)
-    if override:
-        return Path(override)
+    override = resources_override()
+    if override is not None:
+        return override
     bundle = getattr(sys, "_MEIPASS", None) if getattr(sys, "frozen", False) else None
     if bundle:
         return Path(bundle) / "resources"

@@ -25,10 +25,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("dataset", help="folder of images (optionally with catalog.ecsv/csv) or a catalogue file")
     p.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")
     p.add_argument("--n-images", type=int, default=8, metavar="K", help="images to average over (default 8)")
-    p.add_argument("--samples", type=int, default=20, metavar="N", help="SmoothGrad samples (default 20)")
-    p.add_argument("--noise", type=float, default=0.1, help="noise sigma as a fraction of the input range")
-    p.add_argument("--attribution", default="smoothgrad", help="saliency method (default smoothgrad)")
-    p.add_argument("--target", help="model output to explain (default: the bar output)")
     p.add_argument("--seed", type=int, default=0, help="seed for the image draw, the weights and the noise")
     p.add_argument("--limit", type=float, default=0.8,
                    help="Spearman above which the maps count as unchanged (default %(default)s)")
@@ -36,13 +32,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="cpu, cuda or mps (default: best available)")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    from galaxyscope.saliency.cli_args import add_saliency_arguments
+
+    add_saliency_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the cascade and print the per-step table and the verdict."""
-    if args.n_images < 1 or args.samples < 1:
-        raise GalaxyscopeError("--n-images and --samples must be at least 1")
+    if args.n_images < 1:
+        raise GalaxyscopeError("--n-images must be at least 1")
+    from galaxyscope.saliency.cli_args import saliency_options
+
+    saliency = saliency_options(args)
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() not in (".ecsv", ".csv"):
         raise GalaxyscopeError(f"{out}: the table must end in .ecsv or .csv")
@@ -53,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
     progress, close = tqdm_progress("sanity", disable=args.quiet)
     try:
         report = sanity_check_dataset(image_set, model, n_images=args.n_images, seed=args.seed,
-                                      method=args.attribution, n_samples=args.samples, noise=args.noise,
-                                      target=args.target, spearman_limit=args.limit, progress=progress)
+                                      method=saliency.method, n_samples=saliency.n_samples, noise=saliency.noise,
+                                      target=saliency.target, spearman_limit=args.limit, progress=progress)
     finally:
         close()
     print(report.text())

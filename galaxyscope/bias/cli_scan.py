@@ -35,10 +35,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--worst", type=int, default=16, metavar="N", help="cases in the montage (default 16)")
     p.add_argument("--db", metavar="DB", help="also store the flags in this annotation database (SQLite)")
     p.add_argument("--set-name", help="set name for images registered in --db (default: the dataset's name)")
-    p.add_argument("--samples", type=int, default=20, metavar="N", help="SmoothGrad samples (default 20)")
-    p.add_argument("--noise", type=float, default=0.1, help="noise sigma as a fraction of the input range")
-    p.add_argument("--attribution", default="smoothgrad", help="saliency method (default smoothgrad)")
-    p.add_argument("--target", help="model output to explain (default: the bar output)")
     p.add_argument("--labels", metavar="COL[,COL]", help="binary catalogue columns to relate the flags to "
                    "(default: the model's outputs and has_bar where present)")
     p.add_argument("--source-share", type=float, default=d.source_share, metavar="F",
@@ -54,7 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cache", action="store_true", help="do not read or write the saliency cache")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     from galaxyscope.images.guarded_read import add_read_limit_arguments
+    from galaxyscope.saliency.cli_args import add_saliency_arguments
 
+    add_saliency_arguments(p)
     add_read_limit_arguments(p)
     p.set_defaults(func=run)
 
@@ -67,8 +65,8 @@ def _check(args: argparse.Namespace) -> Path:
         raise GalaxyscopeError(f"{out}: folder {out.parent} does not exist")
     if args.montage and not Path(args.montage).parent.exists():
         raise GalaxyscopeError(f"--montage {args.montage}: folder {Path(args.montage).parent} does not exist")
-    if args.samples < 1 or args.worst < 0:
-        raise GalaxyscopeError("--samples must be at least 1 and --worst at least 0")
+    if args.worst < 0:
+        raise GalaxyscopeError("--worst must be at least 0")
     for name in ("source_share", "outside_share", "border_share", "offset"):
         if not getattr(args, name) > 0:
             raise GalaxyscopeError(f"--{name.replace('_', '-')} must be positive")
@@ -79,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
     """Scan, write the table (and montage / database flags), print the summary."""
     out = _check(args)
     from galaxyscope.images.guarded_read import limits_from_args
+    from galaxyscope.saliency.cli_args import saliency_options
+
+    saliency = saliency_options(args)
 
     read_limits = limits_from_args(args)
     from galaxyscope.bias.flags import FlagThresholds
@@ -93,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
     cache = saliency_cache(not args.no_cache)
     progress, close = tqdm_progress("scan-bias", disable=args.quiet)
     try:
-        report = scan_dataset(image_set, model, thresholds=thresholds, method=args.attribution,
-                              n_samples=args.samples, noise=args.noise, target=args.target,
+        report = scan_dataset(image_set, model, thresholds=thresholds, method=saliency.method,
+                              n_samples=saliency.n_samples, noise=saliency.noise, target=saliency.target,
                               label_columns=labels, keep_worst=args.worst if args.montage else 0,
                               cache=cache, progress=progress, read_limits=read_limits)
     except KeyError as exc:  # --labels naming a missing or non-binary column

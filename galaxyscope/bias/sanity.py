@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -27,11 +27,10 @@ from astropy.table import Table
 from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 
-from galaxyscope.errors import CancelledError, GalaxyscopeError, ImageReadError
+from galaxyscope.errors import GalaxyscopeError, ImageReadError
 from galaxyscope.images.galaxy_image import GalaxyImage
-
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
+from galaxyscope.progress import CancelCheck, Progress, raise_if_cancelled
+from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_NOISE, DEFAULT_SAMPLES, DEFAULT_SEED
 
 #: modules that fold into the layer registered just before them (a conv's batch norm)
 _FOLLOWERS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.GroupNorm, torch.nn.LayerNorm)
@@ -115,15 +114,15 @@ def cascading_randomisation(
     model: Any,
     images: Sequence[GalaxyImage],
     *,
-    method: str = "smoothgrad",
-    n_samples: int = 20,
-    noise: float = 0.1,
-    seed: int = 0,
+    method: str = DEFAULT_METHOD,
+    n_samples: int = DEFAULT_SAMPLES,
+    noise: float = DEFAULT_NOISE,
+    seed: int = DEFAULT_SEED,
     target: str | int | None = None,
     spearman_limit: float = 0.8,
     most_fraction: float = 0.75,
     progress: Progress | None = None,
-    cancel: Cancel | None = None,
+    cancel: CancelCheck | None = None,
 ) -> SanityReport:
     """Randomise ``model``'s layers from the output down and measure how the saliency changes.
 
@@ -149,8 +148,7 @@ def cascading_randomisation(
         nonlocal done
         out = []
         for image in images:
-            if cancel is not None and cancel():
-                raise CancelledError("sanity check cancelled")
+            raise_if_cancelled(cancel, "sanity check cancelled")
             out.append(compute_saliency(work, image, method, target=target, n_samples=n_samples, noise=noise,
                                         seed=seed, cancel=cancel).model_map)
             done += 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from astropy.table import Table
@@ -27,11 +27,10 @@ from galaxyscope.bias.masks import GalaxyMasks, MaskParams, galaxy_masks
 from galaxyscope.bias.montage import MontageCase
 from galaxyscope.bias.scores import ScoreParams, placement_scores
 from galaxyscope.bias.summary import AssociationRule, ScanSummary, binary_labels, summarise
-from galaxyscope.errors import CancelledError, ImageReadError
+from galaxyscope.errors import ImageReadError
 from galaxyscope.images.galaxy_image import GalaxyImage
-
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
+from galaxyscope.progress import CancelCheck, Progress, raise_if_cancelled
+from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_NOISE, DEFAULT_SAMPLES, DEFAULT_SEED
 
 #: catalogue columns read as the galaxy's known centre (x, y), when both are present
 CENTRE_COLUMNS = ("centre_x", "centre_y")
@@ -146,17 +145,17 @@ def scan_dataset(
     thresholds: FlagThresholds | None = None,
     mask_params: MaskParams | None = None,
     score_params: ScoreParams | None = None,
-    method: str = "smoothgrad",
-    n_samples: int = 20,
-    noise: float = 0.1,
-    seed: int = 0,
+    method: str = DEFAULT_METHOD,
+    n_samples: int = DEFAULT_SAMPLES,
+    noise: float = DEFAULT_NOISE,
+    seed: int = DEFAULT_SEED,
     target: str | int | None = None,
     label_columns: Sequence[str] | None = None,
     association: AssociationRule | None = None,
     keep_worst: int = 16,
     cache: Any = None,
     progress: Progress | None = None,
-    cancel: Cancel | None = None,
+    cancel: CancelCheck | None = None,
     read_limits: Any = "default",
 ) -> ScanReport:
     """Saliency, masks, scores and flags for every readable image of ``image_set``.
@@ -184,8 +183,7 @@ def scan_dataset(
     if progress is not None:
         progress(0, total)
     for i in range(total):
-        if cancel is not None and cancel():
-            raise CancelledError(f"bias scan stopped after {i} of {total} images")
+        raise_if_cancelled(cancel, f"bias scan stopped after {i} of {total} images")
         key = image_set.entries[i].key
         try:
             image = guarded_read(getattr(image_set.entries[i], "path", key), lambda i=i: image_set[i], limits)

@@ -21,22 +21,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
 from galaxyscope.errors import CancelledError
-
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
-
-
-class CancelToken:
-    """A thread-safe cancel flag; calling it answers "should I stop?"."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    def __call__(self) -> bool:
-        return self._event.is_set()
+from galaxyscope.progress import CancelCheck, CancelToken, raise_if_cancelled
 
 
 class ModelLock:
@@ -45,22 +30,21 @@ class ModelLock:
     def __init__(self) -> None:
         self._lock = threading.Lock()
 
-    def acquire(self, cancel: Cancel | None = None, poll_s: float = 0.02) -> None:
+    def acquire(self, cancel: CancelCheck | None = None, poll_s: float = 0.02) -> None:
         """Block until the lock is ours; raise CancelledError if ``cancel()`` turns True first."""
         while not self._lock.acquire(timeout=poll_s):
-            if cancel is not None and cancel():
-                raise CancelledError("cancelled while waiting for the model")
+            raise_if_cancelled(cancel, "cancelled while waiting for the model")
 
     def release(self) -> None:
         self._lock.release()
 
-    def held(self, cancel: Cancel | None = None) -> "_Held":
+    def held(self, cancel: CancelCheck | None = None) -> "_Held":
         """``with lock.held(cancel): ...``"""
         return _Held(self, cancel)
 
 
 class _Held:
-    def __init__(self, lock: ModelLock, cancel: Cancel | None) -> None:
+    def __init__(self, lock: ModelLock, cancel: CancelCheck | None) -> None:
         self.lock, self.cancel = lock, cancel
 
     def __enter__(self) -> None:
@@ -85,8 +69,7 @@ class _Runnable(QRunnable):
 
     def run(self) -> None:  # runs on a pool thread
         try:
-            if self.token():
-                raise CancelledError("cancelled before it started")
+            raise_if_cancelled(self.token, "cancelled before it started")
             result = self.fn(progress=self._progress, cancel=self.token)
         except CancelledError:
             self.signals.cancelled.emit()

@@ -21,10 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")
     p.add_argument("--method", default="all",
                    help="paper, moments, isophote (ellipse fits, no network) or all (default all), comma-separated")
-    p.add_argument("--attribution", default="smoothgrad", help="saliency method (default smoothgrad)")
-    p.add_argument("--samples", type=int, default=50, help="SmoothGrad samples N (default 50)")
-    p.add_argument("--noise", type=float, default=0.1, help="noise sigma as a fraction of the input range")
-    p.add_argument("--target", help="model output to explain (default: the bar output)")
     p.add_argument("--out", required=True, help="results table (.ecsv, .csv or .fits)")
     p.add_argument("--device", help="cpu, cuda or mps (default: best available)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the saliency cache")
@@ -41,19 +37,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="skip the isophote cross-check (no methods_disagree flags; faster)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     from galaxyscope.images.guarded_read import add_read_limit_arguments
+    from galaxyscope.saliency.cli_args import add_saliency_arguments
 
+    add_saliency_arguments(p)
     add_read_limit_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from galaxyscope.jobs.common import open_dataset_and_model, saliency_cache, tqdm_progress
-    from galaxyscope.jobs.measure_job import BAR_METHODS_DEFAULT, check_keep_columns, measure_dataset
+    from galaxyscope.jobs.measure_job import check_keep_columns, measure_dataset
+    from galaxyscope.measure import BAR_METHODS, METHODS, resolve_method
+    from galaxyscope.saliency.cli_args import saliency_options
 
-    from galaxyscope.measure import METHODS, resolve_method
-
+    saliency = saliency_options(args)
     try:
-        methods = (BAR_METHODS_DEFAULT + ("isophote",) if args.method == "all"
+        methods = (BAR_METHODS + ("isophote",) if args.method == "all"
                    else tuple("isophote" if m.strip().lower() == "isophote" else resolve_method(m)
                               for m in args.method.split(",")))
     except GalaxyscopeError as exc:
@@ -79,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     partial = PartialRows(partial_path(out))
     try:
         with terminate_as_interrupt():
-            report = measure_dataset(image_set, model, methods=methods, attribution=args.attribution,
-                                     n_samples=args.samples, noise=args.noise, target=args.target,
+            report = measure_dataset(image_set, model, methods=methods, attribution=saliency.method,
+                                     n_samples=saliency.n_samples, noise=saliency.noise, target=saliency.target,
                                      cache=cache, keep_columns=args.keep, progress=progress,
                                      min_bar_probability=args.min_bar_probability,
                                      check_agreement=not args.no_agreement, on_rows=partial.write,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from galaxyscope.errors import ModelLoadError
+from galaxyscope.progress import Progress
 
 
 
@@ -28,7 +29,7 @@ def resolve_model(path: str | Path | None = None, device: str | None = None):
     return load_checkpoint(p, device=device)
 
 
-def tqdm_progress(desc: str, disable: bool = False) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+def tqdm_progress(desc: str, disable: bool = False) -> tuple[Progress, Callable[[], None]]:
     """A (progress, close) pair that drives a tqdm bar on stderr."""
     from tqdm import tqdm
 

@@ -7,7 +7,7 @@ rotation-free, blurred, weighted-ellipse fit.  ``PaperParams`` / ``MomentsParams
 the parameters with slider ranges (``param_specs``); ``mask_at_threshold`` draws masks.
 """
 
-from galaxyscope.measure.api import (METHOD_ALIASES, METHOD_PARAMS, METHODS, measure_bar,
+from galaxyscope.measure.api import (BAR_METHODS, METHOD_ALIASES, METHOD_PARAMS, METHODS, measure_bar,
                                      measure_moments, measure_paper, resolve_method)
 from galaxyscope.measure.geometry import farthest_pair, farthest_pair_in_mask, position_angle
 from galaxyscope.measure.maps import MeasureError, mask_at_threshold
@@ -18,7 +18,7 @@ from galaxyscope.measure.result import FLAG_DESCRIPTIONS, BarMeasurement, Measur
 from galaxyscope.measure.units import BarLengths, kpc_per_arcsec, to_units
 
 __all__ = [
-    "METHODS", "METHOD_ALIASES", "METHOD_PARAMS", "measure_bar", "measure_paper", "measure_moments",
+    "BAR_METHODS", "METHODS", "METHOD_ALIASES", "METHOD_PARAMS", "measure_bar", "measure_paper", "measure_moments",
     "resolve_method", "farthest_pair", "farthest_pair_in_mask", "position_angle", "MeasureError",
     "mask_at_threshold", "PaperSweep", "paper_sweep", "MomentsParams", "PaperParams", "ParamSpec",
     "param_specs", "MinPixels", "crop_box", "scaled_min_pixels", "FLAG_DESCRIPTIONS",

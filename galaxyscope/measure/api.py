@@ -130,6 +130,8 @@ def measure_moments(saliency: SaliencyInput, *, center: tuple[float, float] | No
 
 METHODS: dict[str, Callable[..., BarMeasurement]] = {"paper": measure_paper, "moments": measure_moments}
 METHOD_PARAMS: dict[str, type] = {"paper": PaperParams, "moments": MomentsParams}
+#: the saliency bar methods in display order; the one list the CLI, jobs and GUI use
+BAR_METHODS: tuple[str, ...] = tuple(METHODS)
 METHOD_ALIASES: dict[str, str] = {
     "bhambra2022": "paper", "bjl22": "paper", "pearson": "paper",
     "ours": "moments", "ellipse": "moments", "regionprops": "moments",

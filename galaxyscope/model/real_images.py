@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,9 +24,7 @@ import torch
 from galaxyscope.errors import ImageReadError
 from galaxyscope.model.preprocess import Preprocessing
 from galaxyscope.model.trainset import TrainingDataError, read_images
-
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
+from galaxyscope.progress import CancelCheck as Cancel, Progress
 
 #: the shipped model's calibrated view (crop side / R90 of synthetic frames at crop 0.5)
 DEFAULT_FRAME_R90 = 3.006

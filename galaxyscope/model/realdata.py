@@ -34,8 +34,8 @@ from galaxyscope.model.real_images import (RealImages, default_frame_r90, load_r
 from galaxyscope.model.trainset import TrainingDataError
 from galaxyscope.model.val_metrics import OutputMetrics
 from galaxyscope.model.weak_labels import WeakData, combine_weak, load_weak_folder, weak_batch_loss, weak_metrics
+from galaxyscope.progress import Progress
 
-Progress = Callable[[int, int], None]
 Log = Callable[[str], None]
 
 

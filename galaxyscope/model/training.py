@@ -47,9 +47,8 @@ from galaxyscope.model.realdata import RealData, RealDataConfig, RealTraining, l
 from galaxyscope.model.trainset import TrainingData, TrainingDataError, load_training_data
 from galaxyscope.model.val_metrics import ValMetrics, output_metrics
 from galaxyscope.model.weak_labels import PREFIX as WEAK_PREFIX
+from galaxyscope.progress import CancelCheck as Cancel, Progress
 
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
 Log = Callable[[str], None]
 
 LOSSES = ("bce", "mse")

@@ -18,9 +18,7 @@ import torch
 
 from galaxyscope.errors import CancelledError, GalaxyscopeError, ImageReadError
 from galaxyscope.model.preprocess import Preprocessing
-
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
+from galaxyscope.progress import CancelCheck as Cancel, Progress
 
 
 class TrainingDataError(GalaxyscopeError):

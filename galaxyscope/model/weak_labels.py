@@ -32,10 +32,10 @@ import torch
 import torch.nn.functional as F
 
 from galaxyscope.model.preprocess import Preprocessing
-from galaxyscope.model.real_images import (Cancel, Progress, RealImages, open_real_folder, read_real_rows,
-                                           sample_rows)
+from galaxyscope.model.real_images import RealImages, open_real_folder, read_real_rows, sample_rows
 from galaxyscope.model.trainset import TrainingDataError
 from galaxyscope.model.val_metrics import OutputMetrics, output_metrics
+from galaxyscope.progress import CancelCheck as Cancel, Progress
 
 PREFIX = "weak_"
 NEGATIONS = ("non_", "non-", "not_", "not-", "no_", "no-")

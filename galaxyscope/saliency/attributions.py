@@ -10,6 +10,9 @@ Pipeline for every method: image -> ``Preprocessing.to_model`` -> Captum
 attribution (1 x C x S x S, or 1 x 1 x S x S for Grad-CAM) -> |.| max over
 colour channels -> min-max to [0, 1] (``model_map``) -> ``Preprocessing.map_back``
 onto the original H x W grid, zero outside the crop (``map``).
+
+The method table (`METHODS`, each spec carrying its compute function) lives in
+`galaxyscope.saliency.methods`, which imports no torch; it is re-exported here.
 """
 
 from __future__ import annotations
@@ -18,103 +21,27 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Iterator
 
 import numpy as np
 import torch
-from captum.attr import (
-    IntegratedGradients,
-    LayerAttribution,
-    LayerGradCam,
-    NoiseTunnel,
-    Occlusion,
-    Saliency,
-)
-from scipy.ndimage import gaussian_filter
+from captum.attr import NoiseTunnel, Saliency
 
-from galaxyscope.errors import CancelledError, GalaxyscopeError
 from galaxyscope.images.galaxy_image import GalaxyImage
 from galaxyscope.model.loaded import LoadedModel
-
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
-
-
-class SaliencyError(GalaxyscopeError):
-    """A saliency request that cannot be run (unknown method, bad parameter, no conv layer)."""
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """What the GUI needs to offer a method: its name, a label and editable defaults.
-
-    chunked: the method reports progress and honours cancel between chunks of
-        ``chunk`` samples; the others report (0, 1) and (1, 1) only.
-    """
-
-    name: str
-    label: str
-    defaults: Mapping[str, Any]
-    description: str
-    chunked: bool = False
-
-
-METHODS: dict[str, MethodSpec] = {
-    "smoothgrad": MethodSpec(
-        "smoothgrad", "SmoothGrad",
-        {"n_samples": 50, "noise": 0.1, "seed": 0, "chunk": 5},
-        "Mean |gradient| over n_samples noisy copies (sigma = noise x input range).",
-        chunked=True,
-    ),
-    "saliency": MethodSpec(
-        "saliency", "Gradient", {},
-        "Plain |gradient| of the logit (one backward pass; noisy).",
-    ),
-    "smoothgrad_x_input": MethodSpec(
-        "smoothgrad_x_input", "SmoothGrad x input",
-        {"n_samples": 50, "noise": 0.1, "seed": 0, "chunk": 5},
-        "|mean signed gradient over noisy copies x input|: zero where the input is zero.",
-        chunked=True,
-    ),
-    "ig": MethodSpec(
-        "ig", "Integrated gradients",
-        {"n_steps": 50, "baseline": "black", "blur_fraction": 0.0625, "chunk": 5},
-        "Path integral of gradients from a baseline: black, or a Gaussian-blurred copy "
-        "(sigma = blur_fraction x input size) that keeps the disc but smears out a bar.",
-    ),
-    "gradcam": MethodSpec(
-        "gradcam", "Grad-CAM", {"layer": None},
-        "Grad-CAM on the last Conv2d (or the named layer), upsampled bilinearly, ReLU.",
-    ),
-    "occlusion": MethodSpec(
-        "occlusion", "Occlusion",
-        {"window_fraction": 0.125, "stride_fraction": 0.5, "chunk": 5},
-        "|change of the logit| when a black window (window_fraction x input size) slides "
-        "over the input with stride = stride_fraction x window.",
-    ),
-}
-
-# Parameters that change how the work is split, not the result: left out of cache keys.
-EXECUTION_PARAMS = frozenset({"chunk"})
-
-_ALIASES = {
-    "integrated_gradients": "ig",
-    "integratedgradients": "ig",
-    "grad_cam": "gradcam",
-    "gradient": "saliency",
-    "vanilla": "saliency",
-    "smoothgrad_input": "smoothgrad_x_input",
-    "smoothgradxinput": "smoothgrad_x_input",
-}
-
-
-def canonical_method(method: str) -> str:
-    """Map user spellings ("Integrated Gradients", "grad-cam") to a METHODS key."""
-    key = method.strip().lower().replace("-", "_").replace(" ", "_")
-    key = _ALIASES.get(key, key)
-    if key not in METHODS:
-        raise SaliencyError(f"unknown saliency method {method!r}; choose one of {sorted(METHODS)}")
-    return key
+from galaxyscope.progress import CancelCheck, Progress, raise_if_cancelled
+from galaxyscope.saliency.methods import (  # noqa: F401 - re-exported: the public names live here too
+    DEFAULT_CHUNK,
+    DEFAULT_METHOD,
+    DEFAULT_NOISE,
+    DEFAULT_SAMPLES,
+    DEFAULT_SEED,
+    EXECUTION_PARAMS,
+    METHODS,
+    MethodSpec,
+    SaliencyError,
+    canonical_method,
+)
 
 
 @dataclass(frozen=True)
@@ -166,7 +93,7 @@ class SaliencyRequest:
 _ALL_PARAM_NAMES = frozenset(k for spec in METHODS.values() for k in spec.defaults)
 
 
-def resolve_request(model: LoadedModel, method: str = "smoothgrad", *, target: str | int | None = None,
+def resolve_request(model: LoadedModel, method: str = DEFAULT_METHOD, *, target: str | int | None = None,
                     **params: Any) -> SaliencyRequest:
     """Fill in defaults and check parameters, without computing anything.
 
@@ -208,15 +135,15 @@ def resolve_request(model: LoadedModel, method: str = "smoothgrad", *, target: s
 def compute_saliency(
     model: LoadedModel,
     image: GalaxyImage,
-    method: str = "smoothgrad",
+    method: str = DEFAULT_METHOD,
     *,
     target: str | int | None = None,
-    n_samples: int = 50,
-    noise: float = 0.1,
-    chunk: int = 5,
-    seed: int = 0,
+    n_samples: int = DEFAULT_SAMPLES,
+    noise: float = DEFAULT_NOISE,
+    chunk: int = DEFAULT_CHUNK,
+    seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
-    cancel: Cancel | None = None,
+    cancel: CancelCheck | None = None,
     **kw: Any,
 ) -> SaliencyResult:
     """Attribution map of one output (default: the bar output) for one image.
@@ -258,7 +185,7 @@ def smoothgrad_attribution(
     seed: int,
     absolute: bool = True,
     progress: Progress | None = None,
-    cancel: Cancel | None = None,
+    cancel: CancelCheck | None = None,
 ) -> torch.Tensor:
     """Captum SmoothGrad, run chunk by chunk so progress and cancel work between chunks.
 
@@ -342,45 +269,16 @@ def _conv_layer_name(net: torch.nn.Module, layer: str | None) -> str:
 
 
 def _attribute(net: torch.nn.Module, x: torch.Tensor, tgt: int | None, method: str,
-               params: dict[str, Any], progress: Progress | None, cancel: Cancel | None) -> torch.Tensor:
-    """Raw Captum attribution for one method; derived values are added to params."""
+               params: dict[str, Any], progress: Progress | None, cancel: CancelCheck | None) -> torch.Tensor:
+    """Raw Captum attribution for one method (its spec's compute function); derived values
+    are added to params. Unchunked methods get progress (0, 1) before and (1, 1) after."""
+    spec = METHODS[method]
     x = x.detach().clone().requires_grad_(True)
-    if method in ("smoothgrad", "smoothgrad_x_input"):
-        sigma = params["noise"] * float(x.detach().max() - x.detach().min())
-        params["sigma"] = sigma
-        signed = method == "smoothgrad_x_input"
-        a = smoothgrad_attribution(net, x, tgt, n_samples=params["n_samples"], stdev=sigma,
-                                   chunk=params["chunk"], seed=params["seed"], absolute=not signed,
-                                   progress=progress, cancel=cancel)
-        return a * x.detach() if signed else a
-
+    if spec.chunked:
+        return spec.compute(net, x, tgt, params, progress, cancel)
     if progress:
         progress(0, 1)
-    if method == "saliency":
-        a = Saliency(net).attribute(x, target=tgt, abs=True)
-    elif method == "ig":
-        if params["baseline"] == "blur":
-            sigma = params["blur_fraction"] * x.shape[-1]
-            params["blur_sigma_px"] = sigma
-            blurred = gaussian_filter(x.detach().cpu().numpy(), sigma=(0, 0, sigma, sigma), mode="nearest")
-            base = torch.from_numpy(blurred).to(x.device)
-        else:
-            base = torch.zeros_like(x)
-        a = IntegratedGradients(net).attribute(x, baselines=base, target=tgt, n_steps=params["n_steps"],
-                                               internal_batch_size=params["chunk"])
-    elif method == "gradcam":
-        layer = dict(net.named_modules())[params["layer"]]
-        cam = LayerGradCam(net, layer).attribute(x, target=tgt, relu_attributions=True)
-        a = torch.relu(LayerAttribution.interpolate(cam, tuple(x.shape[-2:]), interpolate_mode="bilinear"))
-    elif method == "occlusion":
-        c, size = x.shape[1], x.shape[-1]
-        window = max(1, int(round(params["window_fraction"] * size)))
-        stride = max(1, int(round(params["stride_fraction"] * window)))
-        params.update(window=window, stride=stride)
-        a = Occlusion(net).attribute(x, sliding_window_shapes=(c, window, window), strides=(c, stride, stride),
-                                     baselines=0.0, target=tgt, perturbations_per_eval=params["chunk"])
-    else:  # pragma: no cover - resolve_request guards this
-        raise SaliencyError(f"unknown method {method}")
+    a = spec.compute(net, x, tgt, params, progress, cancel)
     if progress:
         progress(1, 1)
     return a
@@ -404,9 +302,8 @@ def _sigmoid(v: float) -> float:
     return e / (1.0 + e)
 
 
-def _check(cancel: Cancel | None) -> None:
-    if cancel is not None and cancel():
-        raise CancelledError("saliency cancelled")
+def _check(cancel: CancelCheck | None) -> None:
+    raise_if_cancelled(cancel, "saliency cancelled")
 
 
 @contextlib.contextmanager

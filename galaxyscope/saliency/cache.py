@@ -26,9 +26,10 @@ import numpy as np
 
 from galaxyscope.images.galaxy_image import GalaxyImage
 from galaxyscope.model.loaded import LoadedModel
+from galaxyscope.paths import saliency_cache_dir
+from galaxyscope.progress import CancelCheck, Progress
 from galaxyscope.saliency.attributions import (
-    Cancel,
-    Progress,
+    DEFAULT_METHOD,
     SaliencyResult,
     TargetScore,
     compute_saliency,
@@ -42,13 +43,8 @@ _STALE_TEMP_S = 3600.0
 
 def default_cache_root() -> Path:
     """``$GALAXYSCOPE_CACHE/saliency`` if set, else ``$XDG_CACHE_HOME/galaxyscope/saliency``
-    (``~/.cache/galaxyscope/saliency`` when XDG_CACHE_HOME is unset)."""
-    env = os.environ.get("GALAXYSCOPE_CACHE")
-    if env:
-        return Path(env).expanduser() / "saliency"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "galaxyscope" / "saliency"
+    (``~/.cache/galaxyscope/saliency`` when XDG_CACHE_HOME is unset); see `galaxyscope.paths`."""
+    return saliency_cache_dir()
 
 
 def image_fingerprint(image: GalaxyImage) -> str:
@@ -171,9 +167,9 @@ class SaliencyCache:
             self.evict(self.max_bytes, keep=path)
         return path
 
-    def get_or_compute(self, model: LoadedModel, image: GalaxyImage, method: str = "smoothgrad", *,
+    def get_or_compute(self, model: LoadedModel, image: GalaxyImage, method: str = DEFAULT_METHOD, *,
                        target: str | int | None = None, progress: Progress | None = None,
-                       cancel: Cancel | None = None, **params: Any) -> SaliencyResult:
+                       cancel: CancelCheck | None = None, **params: Any) -> SaliencyResult:
         """The cached map if there is one for exactly this request, else compute, store and return it.
 
         A miss returns the maps as stored (so float16 storage gives the same

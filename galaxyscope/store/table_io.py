@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import uuid
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,6 +26,7 @@ from astropy.table import MaskedColumn, Table
 
 from galaxyscope.errors import CancelledError, GalaxyscopeError, ImageReadError
 from galaxyscope.images.catalogue import read_catalogue, row_dict
+from galaxyscope.progress import CancelCheck, Progress
 from galaxyscope.store.annotation_store import AnnotationStore
 from galaxyscope.store.convert import split_objid
 from galaxyscope.store.records import BarLine, ReferenceRow
@@ -57,9 +57,6 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "ref_length_scaled", "ref_n", "ra", "dec",
 )
 REQUIRED_GENERIC = ("source", "image_path", "annotator", "x1", "y1", "x2", "y2")
-
-Progress = Callable[[int, int], None] | None
-Cancel = Callable[[], bool] | None
 
 
 @dataclass(frozen=True)
@@ -264,8 +261,8 @@ def _text_columns_as_text(path: Path, table: Table) -> None:
         table[name] = text[name]
 
 
-def import_generic(store: AnnotationStore, path: str | Path, *, progress: Progress = None,
-                   cancel: Cancel = None) -> ImportReport:
+def import_generic(store: AnnotationStore, path: str | Path, *, progress: Progress | None = None,
+                   cancel: CancelCheck | None = None) -> ImportReport:
     """Read an export (CSV / ECSV / FITS) back: annotations by uid (added, or replaced by a
     newer version), reference rows by (source, objid). One transaction for the file."""
     path = Path(path)
@@ -341,7 +338,7 @@ def _reference_row(row: dict[str, Any], source: str) -> ReferenceRow:
 
 
 def import_hoyle(store: AnnotationStore, path: str | Path, *, source: str = HOYLE_SOURCE,
-                 progress: Progress = None, cancel: Cancel = None) -> ImportReport:
+                 progress: Progress | None = None, cancel: CancelCheck | None = None) -> ImportReport:
     """Import the Hoyle et al. (2011) bar-length catalogue (CSV or FITS: objid, ra, dec,
     length_avg, length_stdev, width_avg, width_stdev [kpc/h, full length], length_scaled,
     bar_meas) as reference human lengths keyed by exact SDSS objid."""
