@@ -249,6 +249,7 @@ class BrowserWidget(QWidget):
         self.table.setIconSize(self.table.iconSize().scaled(thumb_size, thumb_size, Qt.AspectRatioMode.IgnoreAspectRatio))
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep both ends of long names
         self.table.setAlternatingRowColors(True)
         vh = self.table.verticalHeader()
         vh.setVisible(False)
@@ -279,11 +280,25 @@ class BrowserWidget(QWidget):
             return
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
-        self.table.setColumnWidth(0, max(220, self.thumb_size + 170))
         for c in range(1, model.columnCount()):
-            self.table.setColumnWidth(c, 84 if model.columns[c] in MEASURE_COLUMNS else 70)
+            self.table.setColumnWidth(c, max(64, self.table.fontMetrics().horizontalAdvance(model.columns[c]) + 24))
+        self.fit_first_columns()
         model.layoutChanged.connect(self._update_count)
         self._update_count()
+
+    def fit_first_columns(self) -> None:
+        """Give the file column what is left after score and the first length column, so those
+        two numbers are always in view however narrow the dock (names elide in the middle)."""
+        if self.model is None or self.model.columnCount() < 2:
+            return
+        shown = range(1, min(3, self.model.columnCount()))
+        others = sum(self.table.columnWidth(c) for c in shown)
+        room = self.table.viewport().width() - others - 2
+        self.table.setColumnWidth(0, max(self.thumb_size + 56, room))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802  (Qt override)
+        super().resizeEvent(event)
+        self.fit_first_columns()
 
     # ------------------------------------------------------------------ navigation
 

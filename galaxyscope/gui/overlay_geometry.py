@@ -99,3 +99,26 @@ def label_anchor(endpoints: tuple[tuple[float, float], tuple[float, float]] | No
     dx, dy = xs[i] - xs[j], ys[i] - ys[j]
     norm = math.hypot(dx, dy) or 1.0
     return float(xs[i] + dx / norm * offset_px), float(ys[i] + dy / norm * offset_px)
+
+
+def label_alignment(pos: tuple[float, float], shape: tuple[int, ...] | None) -> tuple[float, float]:
+    """TextItem anchor (ax, ay) that keeps a label at ``pos`` inside an image of ``shape``.
+
+    Why: centred above its point, a label near the image's right or left edge or its
+    top is cut off by the view. Near the right edge the label ends at its point (ax 1),
+    near the left it starts there (ax 0); near the top it hangs below (ay 0).
+    """
+    if shape is None or len(shape) < 2:
+        return 0.5, 1.0
+    h, w = float(shape[0]), float(shape[1])
+    x, y = pos
+    ax = 0.0 if x < 0.25 * w else 1.0 if x > 0.75 * w else 0.5
+    ay = 0.0 if y < 0.12 * h else 1.0
+    return ax, ay
+
+
+def clamp_to_image(pos: tuple[float, float], shape: tuple[int, ...] | None) -> tuple[float, float]:
+    """``pos`` moved inside the image (a label anchor beyond the edge would be drawn outside it)."""
+    if shape is None or len(shape) < 2:
+        return pos
+    return min(max(pos[0], 0.0), float(shape[1])), min(max(pos[1], 0.0), float(shape[0]))

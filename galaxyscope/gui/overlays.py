@@ -14,7 +14,15 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from galaxyscope.gui.display import overlay_scale, saliency_rgba
-from galaxyscope.gui.overlay_geometry import bar_line_xy, crop_box_xy, label_anchor, mask_outline_xy, width_box_xy
+from galaxyscope.gui.overlay_geometry import (
+    bar_line_xy,
+    clamp_to_image,
+    crop_box_xy,
+    label_alignment,
+    label_anchor,
+    mask_outline_xy,
+    width_box_xy,
+)
 
 OVERLAYS: tuple[str, ...] = ("saliency", "mask", "bar", "width", "label")
 
@@ -105,6 +113,7 @@ class OverlayLayer:
             self.width_item.setData([], [])
             self.label_item.setText(label if label_pos is not None else "")
             if label_pos is not None:
+                self.label_item.setAnchor((0.5, 1.0))
                 self.label_item.setPos(*label_pos)
         else:
             self.bar_item.setData(*line)
@@ -114,6 +123,9 @@ class OverlayLayer:
             anchor = label_anchor(measurement.endpoints)
             self.label_item.setText(label)
             if anchor is not None:
+                shape = getattr(getattr(measurement, "mask", None), "shape", None)
+                anchor = clamp_to_image(anchor, shape)
+                self.label_item.setAnchor(label_alignment(anchor, shape))
                 self.label_item.setPos(*anchor)
         self._apply_visibility()
         outline = mask_outline_xy(measurement.mask) if measurement is not None else None
@@ -147,7 +159,9 @@ class OverlayLayer:
 
     def _apply_visibility(self) -> None:
         for name in OVERLAYS:
+            # the width box and the length label belong to the bar: hiding the bar (B) hides them
+            shown = self.visible[name] and (name not in ("width", "label") or self.visible["bar"])
             for item in self.items_for(name):
-                item.setVisible(self.visible[name])
+                item.setVisible(shown)
         if not self.label_text or not self.label_item.toPlainText():  # an empty label would draw its frame
             self.label_item.setVisible(False)
