@@ -10,45 +10,12 @@ and drops results from a model that has since been replaced.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
+from galaxyscope.gui.session_state import SaliencyKey, saliency_params  # noqa: F401 (their home: Qt-free)
 from galaxyscope.gui.workers import ModelLock, Task, TaskList
-
-
-@dataclass(frozen=True)
-class SaliencyKey:
-    """What identifies a map inside one session: entry, attribution method, target, parameters."""
-
-    entry: int
-    method: str
-    target: str | None
-    params: tuple[tuple[str, Any], ...]
-
-    def kwargs(self) -> dict[str, Any]:
-        return dict(self.params)
-
-
-def saliency_params(method: str, samples: int, noise: float) -> tuple[tuple[str, Any], ...]:
-    """The compute_saliency keyword arguments the controls set, as a hashable tuple.
-
-    ``samples`` is N for SmoothGrad-like methods and the number of steps for
-    integrated gradients; other methods ignore it (so their keys do not change
-    when it does).
-    """
-    from galaxyscope.saliency.attributions import METHODS, canonical_method
-
-    defaults = METHODS[canonical_method(method)].defaults
-    out: dict[str, Any] = {}
-    if "n_samples" in defaults:
-        out["n_samples"] = int(samples)
-    if "n_steps" in defaults:
-        out["n_steps"] = int(samples)
-    if "noise" in defaults:
-        out["noise"] = round(float(noise), 6)
-    return tuple(sorted(out.items()))
 
 
 class LockedSaliency:
