@@ -51,6 +51,14 @@ class GalaxyExtent:
         return f"R50 {self.r50_px:.1f} px, R90 {self.r90_px:.1f} px"
 
 
+def _centroids(cat) -> tuple[np.ndarray, np.ndarray]:
+    """Source centroids under photutils 3 names (x_centroid) or 2 names (xcentroid), without
+    the deprecation warnings the old names print in the user's terminal."""
+    if hasattr(type(cat), "x_centroid"):
+        return np.asarray(cat.x_centroid, float), np.asarray(cat.y_centroid, float)
+    return np.asarray(cat.xcentroid, float), np.asarray(cat.ycentroid, float)
+
+
 def _failed(shape: tuple[int, int], reason: str) -> GalaxyExtent:
     h, w = shape
     return GalaxyExtent(math.nan, math.nan, ((w - 1) / 2.0, (h - 1) / 2.0), False, reason)
@@ -110,17 +118,18 @@ def measure_extent(image: GalaxyImage | np.ndarray) -> GalaxyExtent:
         label = int(segm.data[h // 2, w // 2])
         cat = SourceCatalog(data, segm, convolved_data=smooth)
         if label == 0:
-            cx, cy = np.asarray(cat.xcentroid, float), np.asarray(cat.ycentroid, float)
+            cx, cy = _centroids(cat)
             d = np.hypot(cx - (w - 1) / 2.0, cy - (h - 1) / 2.0)
             d[~np.isfinite(d)] = np.inf
             j = int(np.argmin(d))
             if not d[j] <= 0.25 * min(h, w):
                 return _failed(shape, "no source near the centre")
             label = int(cat.labels[j])
-        src = cat.get_label(label)
+        src = cat.select_label(label) if hasattr(cat, "select_label") else cat.get_label(label)
         r50 = float(np.asarray(src.flux_radius(0.5)).ravel()[0])
         r90 = float(np.asarray(src.flux_radius(0.9)).ravel()[0])
-        centre = (float(src.xcentroid), float(src.ycentroid))
+        sx, sy = _centroids(src)
+        centre = (float(np.ravel(sx)[0]), float(np.ravel(sy)[0]))
     if not (math.isfinite(r90) and r90 > 0):
         return _failed(shape, "the light profile gave no R90")
     return GalaxyExtent(r50, r90, centre, True)
