@@ -23,8 +23,10 @@ SETTINGS_ENV = "GALAXYSCOPE_SETTINGS"
 DATABASE_ENV = "GALAXYSCOPE_DB"
 RESOURCES_ENV = "GALAXYSCOPE_RESOURCES"
 XDG_CACHE_ENV = "XDG_CACHE_HOME"
-#: every variable above that galaxyscope itself reads (the screenshot tools redirect these)
+#: every galaxyscope variable above (XDG_CACHE_HOME is the platform's)
 GALAXYSCOPE_ENV_VARS: tuple[str, ...] = (CACHE_ENV, SETTINGS_ENV, DATABASE_ENV, RESOURCES_ENV)
+#: the ones that point at the user's own files: what a private run (screenshots, tests) redirects
+USER_FILE_ENV_VARS: tuple[str, ...] = (CACHE_ENV, SETTINGS_ENV, DATABASE_ENV)
 
 APP_FOLDER = "galaxyscope"
 DATABASE_FILE = "annotations.sqlite"
