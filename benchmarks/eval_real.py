@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import REPO as ROOT
-from experiments.common import display_path, measurable_bars, shared_data, shipped_model
+from experiments.common import DATA_NOTE, display_path, measurable_bars, shared_data, shipped_model
 from galaxyscope.evaluate.classification import Estimate, auc_interval, share_interval
 from galaxyscope.evaluate.metrics import compute_metrics
 from galaxyscope.images.imageset import ImageSet
@@ -123,7 +123,7 @@ def evaluate(name: str, image_set, table, config: str) -> dict:
 def markdown(results: list[dict], meta: dict) -> str:
     lines = ["# Real-galaxy evaluation", "",
              "Made by `python -m benchmarks.eval_real" + (f" --synthetic {meta['synthetic']}" if meta.get("synthetic") else "")
-             + f"` ({meta['date']}, {meta['seconds']:.0f} s, SmoothGrad N = {meta['samples']}).",
+             + f"` ({meta['date']}, {meta['seconds']:.0f} s, SmoothGrad N = {meta['samples']}). " + DATA_NOTE,
              "**before**: fixed central crop, no P(bar) gate, the first release's flags. "
              "**after**: galaxy framing (crop = frame_r90 x measured R90), P(bar) gate at the model's "
              f"threshold ({meta['threshold']:.2f}), `out_of_domain` and `methods_disagree` flags.",

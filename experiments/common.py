@@ -32,6 +32,9 @@ DATA_ENV = "GALAXYSCOPE_DATA"
 SHARED_ENV = "GALAXYSCOPE_SHARED_DATA"
 #: the simulated GZ2 bar vote at or above which a synthetic bar counts as measurable
 MEASURABLE_VOTE = 0.5
+#: the sentence a generated report carries once, so that ``$GALAXYSCOPE_DATA/...`` paths are readable
+DATA_NOTE = ("`$GALAXYSCOPE_DATA` is the folder of synthetic sets and experiment work named by that "
+             "environment variable (experiments/common.py).")
 
 
 def shipped_model() -> Path:

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from scipy.stats import spearmanr
 
-from experiments.common import add_data_option, display_path, shipped_model
+from experiments.common import DATA_NOTE, add_data_option, display_path, shipped_model
 
 SHIPPED = shipped_model()
 VARIANTS = {"pairs": "train", "ctrl": "ctrl"}  # variant -> its training set's folder under --work
@@ -197,7 +197,7 @@ def evaluate(work: Path, data: str, samples: int, out: str, models: list[str]) -
     masks = [np.asarray(Image.open(Path(data) / str(s.column("bar_mask")[i]))) > 0 for i in idx]
     cache = SaliencyCache(work / "cache")
     lines = [f"# exp_pairs on {display_path(data)} ({len(idx)} barred of {len(s)}), SmoothGrad n_samples={samples}", "",
-             f"size-only rho {spearmanr(r90, true)[0]:.3f}", ""]
+             DATA_NOTE, "", f"size-only rho {spearmanr(r90, true)[0]:.3f}", ""]
     rows: list[Row] = []
     aucs = {}
     for path in models:
@@ -262,7 +262,8 @@ def main() -> int:
     else:
         if "eval400" in str(args.data):
             raise SystemExit("never tune or compare on the test set here; use eval_engine.py for the one final run")
-        models = args.models or ",".join(str(m) for m in (SHIPPED, out_of(args.work, "pairs"), out_of(args.work, "ctrl")))
+        models = args.models or ",".join(str(m) for m in (SHIPPED, out_of(args.work, "pairs"),
+                                                          out_of(args.work, "ctrl")))
         evaluate(args.work, str(args.data), args.samples, args.out or str(args.work / "val_results.md"),
                  [m for m in models.split(",") if m])
     return 0

@@ -89,7 +89,8 @@ def test_display_path_hides_this_machines_folders(monkeypatch, tmp_path):
     monkeypatch.setenv("GALAXYSCOPE_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("GALAXYSCOPE_SHARED_DATA", str(tmp_path / "shared"))
     assert display_path(tmp_path / "data" / "val200") == "$GALAXYSCOPE_DATA/val200"
-    assert display_path(str(tmp_path / "shared" / "gz2-kaggle" / "a.jpg")) == "$GALAXYSCOPE_SHARED_DATA/gz2-kaggle/a.jpg"
+    shared_file = str(tmp_path / "shared" / "gz2-kaggle" / "a.jpg")
+    assert display_path(shared_file) == "$GALAXYSCOPE_SHARED_DATA/gz2-kaggle/a.jpg"
     assert display_path(ROOT / "docs" / "evaluation.md") == "docs/evaluation.md"
     assert display_path("docs/x.md") == "docs/x.md"
     assert display_path(tmp_path / "other") == str(tmp_path / "other")

@@ -28,7 +28,7 @@ def set_framing(model, framing: str) -> None:
     pre = model.meta.preprocessing
     if framing == "galaxy" and not pre.frame_r90 > 0:
         raise GalaxyscopeError("this model has no calibrated galaxy framing (frame_r90); run "
-                               "`python tools/calibrate_real.py` on its training-like images, or use --framing fixed")
+                               "`python -m tools.calibrate_real` on its training-like images, or use --framing fixed")
     model.meta.preprocessing = dataclasses.replace(pre, framing=framing)
 
 
