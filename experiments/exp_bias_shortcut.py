@@ -149,7 +149,9 @@ def train(root: Path, args: argparse.Namespace) -> dict[str, Path]:
 
 def scan(root: Path, models: dict[str, Path], split: str, args: argparse.Namespace) -> dict[str, Table]:
     """Scan both sets of a split with both models; returns tables keyed '<model> on <set>'."""
-    os.environ["GALAXYSCOPE_CACHE"] = str(root / "cache")
+    from galaxyscope.paths import CACHE_ENV
+
+    os.environ[CACHE_ENV] = str(root / "cache")
     tables = {}
     shortcut_seed, clean_seed = SEEDS[split]
     for model_kind, model in models.items():

@@ -42,6 +42,7 @@ from typing import Any
 
 from galaxyscope.gui.cli_gui import parse_window_size
 from galaxyscope.gui.settings import DEFAULT_WINDOW_SIZE
+from galaxyscope.paths import CACHE_ENV, DATABASE_ENV, SETTINGS_ENV, USER_FILE_ENV_VARS
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIZE = DEFAULT_WINDOW_SIZE
@@ -50,7 +51,7 @@ ICON_SIZE = 256
 ANNOTATE_IMAGES = 6  # barred examples that both demonstration annotators draw on
 ANNOTATE_SHOWN = "sdss/sloan-2_a-0_1.jpg"  # the image left on screen in annotate.png
 BIAS_VISITS = 4  # galaxies browsed before the Bias tab is shown
-PRIVATE_ENV = ("GALAXYSCOPE_CACHE", "GALAXYSCOPE_SETTINGS", "GALAXYSCOPE_DB")
+PRIVATE_ENV = USER_FILE_ENV_VARS
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,9 @@ def private_environment() -> Iterator[Path]:
     saved = {k: os.environ.get(k) for k in PRIVATE_ENV}
     with tempfile.TemporaryDirectory(prefix="galaxyscope-screenshots-") as tmp:
         root = Path(tmp)
-        os.environ["GALAXYSCOPE_CACHE"] = str(root / "cache")
-        os.environ["GALAXYSCOPE_SETTINGS"] = str(root / "settings.ini")
-        os.environ["GALAXYSCOPE_DB"] = str(root / "annotations.sqlite")
+        os.environ[CACHE_ENV] = str(root / "cache")
+        os.environ[SETTINGS_ENV] = str(root / "settings.ini")
+        os.environ[DATABASE_ENV] = str(root / "annotations.sqlite")
         try:
             yield root
         finally:
