@@ -15,12 +15,12 @@ from astropy.table import Column, MaskedColumn, Table
 from galaxyscope.errors import CancelledError, GalaxyscopeError, ImageReadError
 from galaxyscope.images.guarded_read import ReadLimits
 from galaxyscope.images.identity import redshift_of
+from galaxyscope.measure.api import BAR_METHODS
 from galaxyscope.measure.orientation import sky_position_angle
+from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_NOISE, DEFAULT_SAMPLES
 
 #: every batch read is guarded (time limit, declared-size cap) unless told otherwise
 READ_LIMITS_DEFAULT = ReadLimits()
-
-BAR_METHODS_DEFAULT = ("paper", "moments")
 
 COLUMNS = (
     "filename", "method", "bar_length_px", "bar_width_px", "bar_pa_deg", "bar_pa_sky_deg", "bar_score", "bar_logit",
@@ -89,10 +89,10 @@ def measure_dataset(
     image_set,
     model,
     *,
-    methods: Sequence[str] = BAR_METHODS_DEFAULT,
-    attribution: str = "smoothgrad",
-    n_samples: int = 50,
-    noise: float = 0.1,
+    methods: Sequence[str] = BAR_METHODS,
+    attribution: str = DEFAULT_METHOD,
+    n_samples: int = DEFAULT_SAMPLES,
+    noise: float = DEFAULT_NOISE,
     target: str | None = None,
     cache=None,
     options: dict | None = None,
