@@ -214,7 +214,7 @@ def test_saliency_then_slider_moves_refit_the_bar(make_window, qtbot, tmp_path):
     model = w.browser.model
     assert model.measures["moments_px"][0] == pytest.approx(lengths[0.8])
     # the next image was prefetched: stepping shows its saliency straight from memory
-    key1 = w._key(1)
+    key1 = w.analysis.key(1)
     qtbot.waitUntil(lambda: w.service.cached(key1) is not None, timeout=WAIT_MS)
     w.browser.step(1)
     wait_settled(qtbot, w, 1)

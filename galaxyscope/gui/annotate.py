@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
 from galaxyscope.gui.annotate_commands import STORE_FAILURES, StoreCommand
 from galaxyscope.gui.annotate_layer import AnnotationLayer
 from galaxyscope.gui.vetting import VettingPanel
+from galaxyscope.gui.window_services import AnnotateHost
 from galaxyscope.gui.annotate_logic import (
     MACHINE_COLOUR,
     Draft,
@@ -150,7 +151,7 @@ class AnnotatePanel(QWidget):
 
 
 class AnnotateController(QObject):
-    """Annotate mode and the vetting view for one main window.
+    """Annotate mode and the vetting view for one main window (seen through ``AnnotateHost``).
 
     Signals for tests and scripts: ``written(action)`` after every committed write
     ("do", "undo", "redo"), ``lines_shown()`` after the current image's lines were drawn.
@@ -159,16 +160,16 @@ class AnnotateController(QObject):
     written = Signal(str)
     lines_shown = Signal()
 
-    def __init__(self, window: Any) -> None:
-        super().__init__(window)
-        self.window = window
-        self.settings = window.settings
+    def __init__(self, host: AnnotateHost) -> None:
+        super().__init__(host.dialog_parent())
+        self.host = host
+        self.settings = host.settings
         self.store: AnnotationStore | None = None
         self.store_error: str | None = None
         self.annotator: str = self.settings.get("annotate/annotator", "")
         self.active = False
         self.undo_stack = QUndoStack(self)
-        self.layer = AnnotationLayer(window.image_view.view, self)
+        self.layer = AnnotationLayer(host.image_view.view, self)
         self.image: Any = None
         self.image_path: str | None = None
         self.image_set_name: str | None = None
@@ -184,18 +185,16 @@ class AnnotateController(QObject):
 
         self.panel = AnnotatePanel()
         self.panel.history.setStack(self.undo_stack)
-        self.dock = QDockWidget("Annotate", window)
+        self.dock = QDockWidget("Annotate", host.dialog_parent())
         self.dock.setObjectName("dock_annotate")
         scroll = QScrollArea()  # like the Controls dock: the panel never forces the window wider
         scroll.setWidget(self.panel)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.dock.setWidget(scroll)
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-        window.tabifyDockWidget(window.controls_dock, self.dock)
-        window.controls_dock.raise_()
+        host.add_side_dock(self.dock)
         self.vetting = VettingPanel()
-        window.bottom_tabs.addTab(self.vetting, "Agreement && vetting")
+        host.add_result_tab(self.vetting, "Agreement && vetting")
 
         self.panel.show_others.setChecked(self.settings.get("annotate/show_others", True))
         self.panel.show_others.toggled.connect(self._show_others_toggled)
@@ -206,7 +205,7 @@ class AnnotateController(QObject):
         self.layer.draft_moved.connect(self._draft_moved)
         self.vetting.image_activated.connect(self.show_image_id)
         self.vetting.refresh_requested.connect(self.refresh_vetting)
-        window.bottom_tabs.currentChanged.connect(lambda _i: self._vetting_maybe())
+        host.bottom_tabs.currentChanged.connect(lambda _i: self._vetting_maybe())
         self._update_panel()
 
     # ================================================================== wiring with the window
@@ -232,11 +231,7 @@ class AnnotateController(QObject):
             actions[name].setChecked(False)
         # Enter and Delete act on the image (or the browser), so Enter in the filter box still filters
         for name in ("annotate_save", "annotate_delete"):
-            action = actions[name]
-            self.window.removeAction(action)
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.window.image_view.addAction(action)
-            self.window.browser.table.addAction(action)
+            self.host.act_on_image(actions[name])
         undo, redo = actions["annotate_undo"], actions["annotate_redo"]
         undo.setEnabled(False)
         redo.setEnabled(False)
@@ -256,7 +251,7 @@ class AnnotateController(QObject):
         self._update_panel()
 
     def report(self, level: str, text: str) -> None:
-        self.window.report(level, text)
+        self.host.report(level, text)
 
     # ================================================================== database and annotator
 
@@ -309,7 +304,7 @@ class AnnotateController(QObject):
         """File > Open annotation database… (an existing file, or a new name to create one)."""
         start = self.settings.get("annotate/database", str(default_database_path()))
         path, _ = QFileDialog.getSaveFileName(
-            self.window, "Open or create an annotation database", start,
+            self.host.dialog_parent(), "Open or create an annotation database", start,
             "Annotation databases (*.sqlite *.sqlite3 *.db);;All files (*)",
             options=QFileDialog.Option.DontConfirmOverwrite)
         if path:
@@ -340,7 +335,7 @@ class AnnotateController(QObject):
 
     def ask_annotator(self, *_: Any) -> bool:
         """Ask for the annotator's name (once; Annotate > Change annotator… asks again)."""
-        name, ok = QInputDialog.getText(self.window, "Who is annotating?",
+        name, ok = QInputDialog.getText(self.host.dialog_parent(), "Who is annotating?",
                                         "Your name (saved with every bar you draw):",
                                         QLineEdit.EchoMode.Normal, self.annotator or os.environ.get("USER", ""))
         return bool(ok) and self.set_annotator(name)
@@ -362,8 +357,8 @@ class AnnotateController(QObject):
         if self.active:
             self.dock.show()
             self.dock.raise_()
-            self.window.image_view.glw.setFocus()
-            self.window.statusBar().showMessage("annotate mode: drag along the bar; Enter saves and moves on", 8000)
+            self.host.image_view.glw.setFocus()
+            self.host.show_status("annotate mode: drag along the bar; Enter saves and moves on", 8000)
         elif self.draft is not None and not self.draft.empty:
             self.save_draft(reason="saved the drawing you left on")
         self._update_panel()
@@ -403,7 +398,7 @@ class AnnotateController(QObject):
         self._load_lines()
 
     def _set_name(self) -> str | None:
-        image_set = self.window.image_set
+        image_set = self.host.image_set
         root = getattr(image_set, "root", None)
         return Path(root).absolute().name if root is not None else None
 
@@ -475,7 +470,7 @@ class AnnotateController(QObject):
         self.draft = None
         self.layer.set_draft(None, None)
         if had and not quiet:
-            self.window.statusBar().showMessage("drawing discarded", 4000)
+            self.host.show_status("drawing discarded", 4000)
         self._update_panel()
         return had
 
@@ -492,7 +487,7 @@ class AnnotateController(QObject):
             return False
         if not self.save_draft():
             return False
-        if not self.window.browser.step(1):
+        if not self.host.browser.step(1):
             self.report("info", "that was the last image of the set")
         return True
 
@@ -541,10 +536,7 @@ class AnnotateController(QObject):
 
     def _store_machine(self, record: ImageRecord) -> None:
         """Keep the machine's live bar next to the person's, for vetting (only when it is new)."""
-        w = self.window
-        fit = w.fits.get(w.bar_controls.method()) if getattr(w, "fits", None) else None
-        measurement = fit.measurement if fit is not None else None
-        model_hash = getattr(w.model, "sha256", None) or None
+        measurement, model_hash = self.host.machine_bar()
         if measurement is None or not machine_is_new(measurement, model_hash, self.machine):
             return
         try:
@@ -585,7 +577,7 @@ class AnnotateController(QObject):
             return
         own = own_annotation(self.records, self.annotator)
         if own is None:
-            self.window.statusBar().showMessage("nothing of yours to delete on this image", 4000)
+            self.host.show_status("nothing of yours to delete on this image", 4000)
             return
         if self.store is not None:
             self._push(DeleteAnnotation(own.id, text=f"delete bar ({own.length_px:.1f} px)"), own.image_path)
@@ -599,8 +591,8 @@ class AnnotateController(QObject):
             state = " (deleted)" if record.deleted else ""
             text = (f"{verb}: {command.text()} · {record.annotator} · {Path(record.image_path).name} · "
                     f"{record_text(record)}{state}")
-            self.window.log.add("info", text)
-            self.window.statusBar().showMessage(text, 6000)
+            self.host.report("info", text)
+            self.host.show_status(text, 6000)
         if action != "do":
             if command.image_path == self.image_path:
                 self._load_lines()
@@ -617,7 +609,7 @@ class AnnotateController(QObject):
     # ================================================================== vetting and navigation
 
     def _entry_map(self) -> dict[str, int]:
-        image_set = self.window.image_set
+        image_set = self.host.image_set
         if image_set is None:
             return {}
         if self._entries is None or self._entries[0] != id(image_set):
@@ -628,7 +620,7 @@ class AnnotateController(QObject):
         """Select the image stored under ``path`` in the browser (opening it alone if it is not
         in the open set)."""
         entry = self._entry_map().get(path)
-        browser = self.window.browser
+        browser = self.host.browser
         if entry is not None and browser.model is not None:
             if browser.model.row_of(entry) < 0:
                 browser.filter_edit.clear()
@@ -638,7 +630,7 @@ class AnnotateController(QObject):
             self.report("error", f"{path}: the annotated image is not there any more")
             return False
         self.report("info", f"{path} is not in the open set: opening it on its own")
-        return self.window.open_path(path)
+        return self.host.open_path(path)
 
     def show_image_id(self, image_id: int) -> bool:
         """Open the database image ``image_id`` with everyone's lines and the machine's (vetting)."""
@@ -654,13 +646,11 @@ class AnnotateController(QObject):
         return self.show_image_path(record.path)
 
     def _vetting_maybe(self) -> None:
-        if self.window.bottom_tabs.currentWidget() is not self.vetting:
+        if self.host.bottom_tabs.currentWidget() is not self.vetting:
             return
         if not self._vetting_sized:  # the scatter plot needs more room than a log line
             self._vetting_sized = True
-            dock = self.window.bottom_dock
-            if dock.height() < VETTING_MIN_HEIGHT:
-                self.window.resizeDocks([dock], [VETTING_MIN_HEIGHT], Qt.Orientation.Vertical)
+            self.host.make_room_for_results(VETTING_MIN_HEIGHT)
         if self._vetting_dirty:
             self.refresh_vetting()
 

@@ -23,14 +23,15 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from galaxyscope.bias.scan import ImageCheck, check_saliency
 from galaxyscope.gui.overlay_geometry import mask_outline_xy
+from galaxyscope.gui.session_state import Change
 from galaxyscope.gui.vetting import SortItem
+from galaxyscope.gui.window_services import BiasHost
 from galaxyscope.gui.workers import Task
 
 BIAS_COLUMNS = ("file", "flagged", "score", "reasons")
@@ -112,12 +113,13 @@ class BiasPanel(QWidget):
 
 
 class BiasController:
-    """Wires the Bias tab to one main window: checks each saliency map shown, draws the mask outline."""
+    """Wires the Bias tab to one main window (seen through ``BiasHost``): checks each saliency map
+    shown, draws the mask outline."""
 
-    def __init__(self, window: Any) -> None:
-        self.window = window
+    def __init__(self, host: BiasHost) -> None:
+        self.host = host
         self.panel = BiasPanel()
-        window.bottom_tabs.addTab(self.panel, "Bias")
+        host.add_result_tab(self.panel, "Bias")
         self.checked: dict[str, CheckedImage] = {}
         self.current: CheckedImage | None = None
         self._image_set: Any = None
@@ -127,37 +129,37 @@ class BiasController:
         self.outline_shadow.setZValue(21)
         self.outline_item.setZValue(22)
         for item in (self.outline_shadow, self.outline_item):
-            window.image_view.view.addItem(item, ignoreBounds=True)
+            host.image_view.view.addItem(item, ignoreBounds=True)
             item.setVisible(False)
-        window.saliency_shown.connect(self.saliency_shown)
-        window.browser.entry_selected.connect(self._entry_selected)
+        host.saliency_shown.connect(self.saliency_shown)
+        host.state.entry.watch("index", self._entry_selected)
         self.panel.show_mask.toggled.connect(lambda _on: self._draw())
-        self.panel.file_activated.connect(window.select_file)
+        self.panel.file_activated.connect(host.select_file)
 
     def saliency_shown(self, entry: int) -> None:
         """Check the window's current image against its saliency map and list the verdict."""
-        w = self.window
-        image, result = w.current_image, w.current_saliency
-        if image is None or result is None or entry < 0 or w.browser.model is None:
+        h = self.host
+        image, result = h.current_image, h.current_saliency
+        key = h.file_key(entry) if entry >= 0 else None
+        if image is None or result is None or key is None:
             return
-        if w.image_set is not self._image_set:  # a new set: file keys mean other images
-            self._image_set = w.image_set
+        if h.image_set is not self._image_set:  # a new set: file keys mean other images
+            self._image_set = h.image_set
             self.checked.clear()
-        region = (_visible_box(w.model.preprocessing.box_for(image), image.height, image.width)
-                  if w.model is not None else None)
-        key, saliency, image_set = w.browser.model.keys[entry], np.asarray(result.map), w.image_set
+        region = h.model_region(image)
+        saliency, image_set = np.asarray(result.map), h.image_set
         task = Task(lambda progress, cancel: check_saliency(image, saliency, region=region), name=f"bias #{entry}")
         task.succeeded.connect(lambda check: self._checked(entry, key, image, image_set, check))
-        task.failed.connect(lambda exc, _tb: w.report("warning", f"bias check failed for {key}: {exc}"))
-        w.tasks.start(task, w.io_pool, priority=5)  # ~0.5 s for a 424 px image: off the GUI thread
+        task.failed.connect(lambda exc, _tb: h.report("warning", f"bias check failed for {key}: {exc}"))
+        h.tasks.start(task, h.io_pool, priority=5)  # ~0.5 s for a 424 px image: off the GUI thread
 
     def _checked(self, entry: int, key: str, image: Any, image_set: Any, check: ImageCheck) -> None:
-        if image_set is not self._image_set or image_set is not self.window.image_set:  # set changed meanwhile
+        if image_set is not self._image_set or image_set is not self.host.image_set:  # set changed meanwhile
             return
         item = CheckedImage(key=key, check=check)
         self.checked[key] = item
         self.panel.set_rows(list(self.checked.values()))
-        if self.window.current_entry == entry and self.window.current_image is image:
+        if self.host.state.entry.index == entry and self.host.current_image is image:
             self._entry = entry
             self._set_current(item)
 
@@ -166,9 +168,9 @@ class BiasController:
         return self.outline_item.isVisible() and self.outline_item.getData()[0] is not None \
             and len(self.outline_item.getData()[0]) > 0
 
-    def _entry_selected(self, entry: int) -> None:
+    def _entry_selected(self, change: Change) -> None:
         # another image: its mask is not known until its own check is in
-        if entry != self._entry or self.window.image_set is not self._image_set:
+        if change.new != self._entry or self.host.image_set is not self._image_set:
             self._set_current(None)
 
     def _set_current(self, item: CheckedImage | None) -> None:
@@ -185,9 +187,3 @@ class BiasController:
             item.setData(*xy)
             item.setVisible(on)
 
-
-def _visible_box(box, height: int, width: int):
-    """The part of the model's view that lies on the image (galaxy framing may reach beyond it)."""
-    from galaxyscope.model.preprocess import visible_box
-
-    return visible_box(box, height, width)

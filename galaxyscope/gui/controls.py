@@ -1,17 +1,22 @@
 """The control panels: display, saliency, bar-method parameters, overlay switches.
 
-Layout only. The bar parameter panels are built from the core's parameter
-dataclasses (``param_specs``), so a new parameter in measure/ appears here with
-its range, step, label and help text without touching the GUI.
+Layout, and the binding to the session state: each panel's ``bind`` makes its
+widgets follow the state (pushed with a guard, so nothing echoes back) and writes
+every edit into it; the window reads the state, never the widgets. The bar
+parameter panels are built from the core's parameter dataclasses
+(``param_specs``), so a new parameter in measure/ appears here with its range,
+step, label and help text without touching the GUI.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -37,8 +42,19 @@ from galaxyscope.gui.display import (
     INTERVALS,
     SALIENCY_COLORMAPS,
     STRETCHES,
+    RGB,
     DisplaySettings,
     channel_choices,
+)
+from galaxyscope.gui.session_state import (
+    NOISE_RANGE,
+    OPACITY_RANGE,
+    PERCENTILE_RANGE,
+    SAMPLES_RANGE,
+    BarState,
+    DisplayState,
+    OverlayState,
+    SaliencyRequest,
 )
 from galaxyscope.measure import param_specs
 
@@ -66,6 +82,8 @@ class DisplayControls(QWidget):
     """One row above the image: stretch, interval (and percentile), channels, colour map."""
 
     changed = Signal()
+    state: DisplayState | None = None
+    _pushing = False
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,7 +96,7 @@ class DisplayControls(QWidget):
             self.interval.addItem({"minmax": "min-max", "percentile": "percentile", "zscale": "zscale"}[name], name)
         self.interval.setToolTip("which values map to black and white before the stretch")
         self.percentile = QDoubleSpinBox()
-        self.percentile.setRange(50.0, 100.0)
+        self.percentile.setRange(*PERCENTILE_RANGE)
         self.percentile.setDecimals(1)
         self.percentile.setSingleStep(0.1)
         self.percentile.setValue(99.5)
@@ -113,6 +131,33 @@ class DisplayControls(QWidget):
         if current is None or not _set_combo(self.channel, current):
             self.channel.setCurrentIndex(0)
         self.channel.blockSignals(False)
+        self._store()  # the choice may have fallen back to the first mode
+
+    def bind(self, state: DisplayState) -> None:
+        """Show ``state`` and keep it: widget edits go into it, its changes come back here."""
+        self.state = state
+        state.watch_any(lambda _changes: self._show())
+        self._show()
+
+    def _show(self) -> None:
+        s = self.state
+        self._pushing = True
+        try:
+            for combo, value in ((self.stretch, s.stretch), (self.interval, s.interval), (self.channel, s.channel),
+                                 (self.cmap, s.cmap)):
+                _set_combo(combo, value)
+            self.percentile.setValue(s.percentile)
+            self.percentile.setEnabled(self.interval.currentData() == "percentile")
+        finally:
+            self._pushing = False
+        self._store()  # what the widgets can show (a clamped percentile, a channel this image lacks)
+
+    def _store(self) -> None:
+        if self.state is None or self._pushing:
+            return
+        self.state.update(stretch=self.stretch.currentData(), interval=self.interval.currentData(),
+                          percentile=self.percentile.value(), channel=self.channel.currentData() or RGB,
+                          cmap=self.cmap.currentData())
 
     def settings(self) -> DisplaySettings:
         return DisplaySettings(stretch=self.stretch.currentData(), interval=self.interval.currentData(),
@@ -127,6 +172,7 @@ class DisplayControls(QWidget):
     @Slot()
     def _changed(self) -> None:
         self.percentile.setEnabled(self.interval.currentData() == "percentile")
+        self._store()
         self.changed.emit()
 
 
@@ -140,6 +186,9 @@ class SaliencyControls(QGroupBox):
     overlay_changed = Signal()
     compute_clicked = Signal()
     cancel_clicked = Signal()
+    request: SaliencyRequest | None = None
+    display: DisplayState | None = None
+    _pushing = False
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Saliency", parent)
@@ -152,12 +201,12 @@ class SaliencyControls(QGroupBox):
         self.target = QComboBox()
         self.target.setToolTip("model output whose logit is explained (default: the bar output)")
         self.samples = QSpinBox()
-        self.samples.setRange(1, 1024)
+        self.samples.setRange(*SAMPLES_RANGE)
         self.samples.setValue(50)
         self.samples.setToolTip("SmoothGrad noisy samples N (integration steps for integrated gradients); "
                                 "the paper used 256")
         self.noise = QDoubleSpinBox()
-        self.noise.setRange(0.0, 1.0)
+        self.noise.setRange(*NOISE_RANGE)
         self.noise.setSingleStep(0.01)
         self.noise.setDecimals(3)
         self.noise.setValue(0.1)
@@ -177,7 +226,7 @@ class SaliencyControls(QGroupBox):
         for name in SALIENCY_COLORMAPS:
             self.cmap.addItem(name, name)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
+        self.opacity.setRange(*OPACITY_RANGE)
         self.opacity.setValue(55)
         self.opacity.setToolTip("opacity of the most salient pixels (low saliency fades out); colours are "
                                 "scaled to the map's 99th percentile, thresholds use the raw map")
@@ -205,8 +254,9 @@ class SaliencyControls(QGroupBox):
             w.currentIndexChanged.connect(self._request_changed)
         self.samples.valueChanged.connect(self._request_changed)
         self.noise.valueChanged.connect(self._request_changed)
-        self.cmap.currentIndexChanged.connect(lambda _i: self.overlay_changed.emit())
-        self.opacity.valueChanged.connect(lambda _v: self.overlay_changed.emit())
+        self.cmap.currentIndexChanged.connect(self._overlay_changed)
+        self.opacity.valueChanged.connect(self._overlay_changed)
+        self.auto.toggled.connect(lambda _on: self._store())
         self.compute.clicked.connect(self.compute_clicked)
         self.cancel.clicked.connect(self.cancel_clicked)
         self._update_enabled()
@@ -222,6 +272,38 @@ class SaliencyControls(QGroupBox):
         self.target.blockSignals(False)
         self.setEnabled(True)
         self.compute.setEnabled(bool(names))
+        self._store()
+
+    def bind(self, request: SaliencyRequest, display: DisplayState) -> None:
+        """Show the request and the overlay look and keep them (see DisplayControls.bind)."""
+        self.request, self.display = request, display
+        request.watch_any(lambda _changes: self._show())
+        display.watch(("saliency_cmap", "opacity"), lambda _change: self._show())
+        self._show()
+
+    def _show(self) -> None:
+        r, d = self.request, self.display
+        self._pushing = True
+        try:
+            _set_combo(self.method, r.method)
+            if r.target is not None:
+                _set_combo(self.target, r.target)
+            self.samples.setValue(r.samples)
+            self.noise.setValue(r.noise)
+            self.auto.setChecked(r.auto)
+            _set_combo(self.cmap, d.saliency_cmap)
+            self.opacity.setValue(d.opacity)
+        finally:
+            self._pushing = False
+        self._update_enabled()
+        self._store()
+
+    def _store(self) -> None:
+        if self.request is None or self.display is None or self._pushing:
+            return
+        self.request.update(method=self.method_name(), target=self.target_name(), samples=self.samples.value(),
+                            noise=self.noise.value(), auto=self.auto.isChecked())
+        self.display.update(saliency_cmap=self.cmap.currentData(), opacity=self.opacity.value())
 
     def method_name(self) -> str:
         return self.method.currentData()
@@ -247,7 +329,13 @@ class SaliencyControls(QGroupBox):
     @Slot()
     def _request_changed(self) -> None:
         self._update_enabled()
+        self._store()
         self.request_changed.emit()
+
+    @Slot()
+    def _overlay_changed(self, *_args: Any) -> None:
+        self._store()
+        self.overlay_changed.emit()
 
     def _update_enabled(self) -> None:
         from galaxyscope.saliency.attributions import METHODS
@@ -447,6 +535,9 @@ class BarControls(QGroupBox):
     params_changed = Signal(str, object)
     method_changed = Signal(str)
     gate_changed = Signal()
+    bars: BarState | None = None
+    request: SaliencyRequest | None = None
+    _pushing = False
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Bar measurement", parent)
@@ -455,6 +546,7 @@ class BarControls(QGroupBox):
         for method in BAR_METHODS:
             panel = ParamPanel(method)
             panel.changed.connect(self.params_changed)
+            panel.changed.connect(lambda _m, _p: self._store())
             self.panels[method] = panel
             self.tabs.addTab(panel, method)
             self.tabs.setTabToolTip(self.tabs.count() - 1, BAR_METHOD_LABELS[method])
@@ -466,7 +558,7 @@ class BarControls(QGroupBox):
         self.min_probability.setValue(0.5)
         self.min_probability.setToolTip("report a bar only where the model's P(bar) reaches this value "
                                         "(the model's own threshold, chosen on validation data, is the default)")
-        self.min_probability.valueChanged.connect(lambda _v: self.gate_changed.emit())
+        self.min_probability.valueChanged.connect(self._gate_edited)
         self.framing = QComboBox()
         self.framing.addItem("galaxy size (R90)", "galaxy")
         self.framing.addItem("fixed central crop", "fixed")
@@ -488,8 +580,49 @@ class BarControls(QGroupBox):
         row.addWidget(self.reset_button)
         layout.addLayout(row)
         self.set_method("moments")  # the core's default method (rotation-free); "paper" is one key (M) away
-        self.tabs.currentChanged.connect(lambda i: self.method_changed.emit(self.method()))
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.framing.currentIndexChanged.connect(lambda _i: self._store())
         self.reset_button.clicked.connect(self.reset_current)
+
+    def _tab_changed(self, _index: int) -> None:
+        self._store()
+        self.method_changed.emit(self.method())
+
+    def _gate_edited(self, _value: float) -> None:
+        self._store()
+        self.gate_changed.emit()
+
+    def bind(self, bars: BarState, request: SaliencyRequest) -> None:
+        """Show the bar state (and the request's framing) and keep them (see DisplayControls.bind)."""
+        self.bars, self.request = bars, request
+        bars.watch_any(lambda _changes: self._show())
+        request.watch("framing", lambda _change: self._show())
+        self._show()
+
+    def _show(self) -> None:
+        b = self.bars
+        self._pushing = True
+        try:
+            if b.method in self.panels:
+                self.set_method(b.method)
+            for method, panel in self.panels.items():
+                params = b.params.get(method)
+                if params is not None and params != panel.params():
+                    panel.set_params(params, emit=False)
+            self.min_probability.setValue(b.min_probability)
+            if self.request.framing is not None:
+                _set_combo(self.framing, self.request.framing)
+        finally:
+            self._pushing = False
+        self._store()  # what the panels can show (values clamped to their ranges and decimals)
+
+    def _store(self) -> None:
+        if self.bars is None or self.request is None or self._pushing:
+            return
+        self.bars.update(method=self.method(), params={**self.bars.params, **{m: p.params() for m, p in
+                                                                              self.panels.items()}},
+                         min_probability=self.min_probability.value())
+        self.request.update(framing=self.framing.currentData())
 
     def method(self) -> str:
         return BAR_METHODS[self.tabs.currentIndex()]
@@ -508,7 +641,11 @@ class BarControls(QGroupBox):
 
 
 class OverlayToggles(QWidget):
-    """One row of check boxes under the image, one per overlay; the window binds each to its action."""
+    """One row of check boxes under the image, one per overlay; ``bind`` ties each box and its
+    menu action to the overlay state."""
+
+    state: OverlayState | None = None
+    _pushing = False
 
     def __init__(self, names: dict[str, str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -522,3 +659,30 @@ class OverlayToggles(QWidget):
             self.boxes[name] = box
             row.addWidget(box)
         row.addStretch(1)
+
+    def bind(self, state: OverlayState, actions: Mapping[str, QAction] | None = None) -> None:
+        """Boxes and their checkable actions (by overlay name) follow ``state`` and write into it."""
+        self.state, self.actions = state, dict(actions or {})
+        for name, box in self.boxes.items():
+            box.toggled.connect(lambda on, n=name: self._store(n, on))
+            action = self.actions.get(name)
+            if action is not None:
+                box.setToolTip(action.toolTip())
+                action.toggled.connect(lambda on, n=name: self._store(n, on))
+        state.watch_any(lambda _changes: self._show())
+        self._show()
+
+    def _show(self) -> None:
+        self._pushing = True
+        try:
+            for name, box in self.boxes.items():
+                on = bool(getattr(self.state, name))
+                box.setChecked(on)
+                if name in self.actions:
+                    self.actions[name].setChecked(on)
+        finally:
+            self._pushing = False
+
+    def _store(self, name: str, on: bool) -> None:
+        if self.state is not None and not self._pushing:
+            self.state.update(**{name: bool(on)})

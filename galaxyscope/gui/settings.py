@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSettings
+
+if TYPE_CHECKING:
+    from galaxyscope.gui.session_state import SessionState
 
 ORGANISATION = "galaxyscope"
 APPLICATION = "galaxyscope"
@@ -72,6 +75,17 @@ class Settings:
 
     def remove(self, key: str) -> None:
         self.qsettings.remove(key)
+
+    def load_session(self) -> SessionState:
+        """The session state stored here: defaults where a value is missing, unknown or unreadable."""
+        from galaxyscope.gui.session_state import SessionState
+
+        return SessionState.from_dict({key: self.qsettings.value(key) for key in self.qsettings.allKeys()})
+
+    def save_session(self, state: SessionState) -> None:
+        """Store ``state.to_dict()`` (the window's layout is stored by the window itself)."""
+        for key, value in state.to_dict().items():
+            self.set(key, value)
 
     def sync(self) -> None:
         self.qsettings.sync()
