@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from galaxyscope.measure.calibration import MEASURABLE_VOTE, measurable_bars  # noqa: F401  (one home, re-used here)
+
 REPO = Path(__file__).resolve().parents[1]
 DATA_ENV = "GALAXYSCOPE_DATA"
 SHARED_ENV = "GALAXYSCOPE_SHARED_DATA"
-#: the simulated GZ2 bar vote at or above which a synthetic bar counts as measurable
-MEASURABLE_VOTE = 0.5
 #: the sentence a generated report carries once, so that ``$GALAXYSCOPE_DATA/...`` paths are readable
 DATA_NOTE = ("`$GALAXYSCOPE_DATA` is the folder of synthetic sets and experiment work named by that "
              "environment variable (experiments/common.py).")
@@ -115,14 +115,6 @@ def open_barred(path: str | Path) -> BarredSet:
         return np.asarray(s.column(name), float)[idx]
 
     return BarredSet(s, idx, col("bar_length_px"), col("r90_px"), col("bar_visibility"))
-
-
-def measurable_bars(has_bar: np.ndarray, vote: np.ndarray) -> np.ndarray:
-    """Bars worth measuring: ``has_bar`` and a simulated GZ2 bar vote >= MEASURABLE_VOTE
-    (the synthetic set hides many bars on purpose; NaN votes count as not measurable)."""
-    has = np.asarray(has_bar, float) > 0.5
-    with np.errstate(invalid="ignore"):
-        return has & (np.asarray(vote, float) >= MEASURABLE_VOTE)
 
 
 def experiment_parser(doc: str, default_set: str = "val200") -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ from galaxyscope.errors import CancelledError, GalaxyscopeError, ImageReadError
 from galaxyscope.images.guarded_read import ReadLimits
 from galaxyscope.images.identity import redshift_of
 from galaxyscope.measure.api import BAR_METHODS
+from galaxyscope.measure.calibration import calibrate
 from galaxyscope.measure.orientation import sky_position_angle
 from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_NOISE, DEFAULT_SAMPLES
 
@@ -23,12 +24,12 @@ from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_NOISE, DEFAULT_
 READ_LIMITS_DEFAULT = ReadLimits()
 
 COLUMNS = (
-    "filename", "method", "bar_length_px", "bar_width_px", "bar_pa_deg", "bar_pa_sky_deg", "bar_score", "bar_logit",
+    "filename", "method", "bar_length_px", "bar_length_raw_px", "bar_width_px", "bar_pa_deg", "bar_pa_sky_deg", "bar_score", "bar_logit",
     "bar_length_arcsec", "bar_length_kpc", "length_err_px", "threshold", "n_pixels",
     "x1", "y1", "x2", "y2", "flags", "reasons", "framing", "crop_x0", "crop_y0", "crop_side_px",
 )
 #: column types, in COLUMNS order (an empty table keeps them)
-COLUMN_DTYPES = [str, str] + [float] * 10 + [int] + [float] * 4 + [str, str, str, int, int, int]
+COLUMN_DTYPES = [str, str] + [float] * 11 + [int] + [float] * 4 + [str, str, str, int, int, int]
 
 
 @dataclass
@@ -52,9 +53,11 @@ def _quantity_value(q, unit: str) -> float:
 
 def measurement_row(key: str, method: str, m, score_prob: float, score_logit: float,
                     pixel_scale, redshift, framing: str = "", box: tuple[int, int, int, int] | None = None,
-                    wcs: Any = None) -> dict:
+                    wcs: Any = None, raw_length_px: float | None = None) -> dict:
     """One table row from a BarMeasurement (units attached where known).
 
+    ``bar_length_px`` is calibrated where the model carries a length calibration
+    (`measure.calibration`); ``bar_length_raw_px`` is the saliency blob's own length.
     ``bar_pa_deg`` is the angle in the image (from +x towards +y); ``bar_pa_sky_deg`` the
     same bar east of north through the image's WCS (NaN without one).
 
@@ -67,6 +70,7 @@ def measurement_row(key: str, method: str, m, score_prob: float, score_logit: fl
         "filename": key,
         "method": method,
         "bar_length_px": float(m.length_px),
+        "bar_length_raw_px": float(m.length_px if raw_length_px is None else raw_length_px),
         "bar_width_px": float(m.width_px),
         "bar_pa_deg": float(m.pa_deg),
         "bar_pa_sky_deg": _or_nan(sky_position_angle(m.endpoints, wcs)),
@@ -98,6 +102,7 @@ def measure_dataset(
     options: dict | None = None,
     keep_columns: Sequence[str] = (),
     min_bar_probability: float | None = None,
+    calibrate_lengths: bool = True,
     check_agreement: bool = True,
     progress: Callable[[int, int], None] | None = None,
     cancel: Callable[[], bool] | None = None,
@@ -115,6 +120,9 @@ def measure_dataset(
 
     ``keep_columns`` are catalogue columns copied into every row after ``filename``
     (e.g. SDSS ``dr7objid``, exact), so results join to other catalogues by id.
+
+    ``calibrate_lengths``: put saliency lengths on the tip-to-tip scale with the model's
+    stored calibration (``ModelMeta.length_calibration``; none stored: raw lengths).
 
     ``options`` maps a bar method name to its parameters (PaperParams /
     MomentsParams), e.g. the GUI's current slider values; defaults otherwise.
@@ -172,9 +180,12 @@ def measure_dataset(
             except GalaxyscopeError as exc:
                 failures.append(ImageReadError(image.path or key, f"{method}: {exc}"))
                 continue
+            raw = m.length_px
+            if calibrate_lengths:
+                m = calibrate(m, length_calibration(model, method))
             m = assess(m, prob, threshold, ood, iso if check_agreement else None)
             image_rows.append(measurement_row(key, method, m, prob, logit, image.pixel_scale, redshift,
-                                              framing=framing, box=box, wcs=image.wcs))
+                                              framing=framing, box=box, wcs=image.wcs, raw_length_px=raw))
         return image_rows
 
     rows = rows_of_each(image_set, measure_one, failures, on_rows=on_rows, progress=progress, cancel=cancel,
@@ -222,6 +233,12 @@ def rows_of_each(image_set, work: Callable[[str, Any], list[dict]], failures: li
         if on_rows is not None and image_rows:
             on_rows(image_rows)
     return rows
+
+
+def length_calibration(model, method: str):
+    """The model's stored calibration of ``method``'s saliency lengths, or None (raw lengths)."""
+    find = getattr(getattr(model, "meta", None), "calibration", None)
+    return find(method) if callable(find) else None
 
 
 def model_min_bar_probability(model) -> float:

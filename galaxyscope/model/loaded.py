@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from galaxyscope.images.galaxy_image import GalaxyImage
+from galaxyscope.measure.calibration import LengthCalibration, calibrations_from
 from galaxyscope.model.preprocess import Preprocessing
 
 
@@ -30,6 +31,9 @@ class ModelMeta:
     domain: what the training images looked like, for out-of-domain checks
         (``galaxyscope.model.domain``): "colour" (bool), "view_r90" ([low, high]
         range of the model's view side in measured R90 over the training frames).
+    length_calibration: bar method -> `measure.calibration.LengthCalibration` as a dict
+        (scale and relative scatter that put its saliency lengths on the scale of a
+        tip-to-tip length; fitted by ``tools/calibrate_lengths.py``); empty = raw lengths.
     """
 
     architecture: str
@@ -45,6 +49,11 @@ class ModelMeta:
     notes: str = ""
     min_bar_probability: float | None = None
     domain: dict[str, Any] = field(default_factory=dict)
+    length_calibration: dict[str, Any] = field(default_factory=dict)
+
+    def calibration(self, method: str) -> LengthCalibration | None:
+        """The length calibration of ``method``'s saliency lengths, or None (raw lengths)."""
+        return calibrations_from(self.length_calibration).get(method)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -139,6 +148,7 @@ def check_meta_fields(d: dict[str, Any]) -> None:
     for key in ("notes", "training_data_hash"):
         if not isinstance(d.get(key, ""), str):
             raise ValueError(f"{key}: must be text, got {d[key]!r:.60}")
+    calibrations_from(d.get("length_calibration"))  # raises ValueError naming the field
     view = (d.get("domain") or {}).get("view_r90")
     if view is not None and not (isinstance(view, list) and len(view) == 2 and all(_finite_number(v) for v in view)):
         raise ValueError(f"domain.view_r90: must be [low, high], got {view!r:.60}")
