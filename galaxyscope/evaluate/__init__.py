@@ -7,38 +7,43 @@ Plotting lives in :mod:`galaxyscope.evaluate.plot` (matplotlib, Agg) and is not
 imported here.
 """
 
-from galaxyscope.evaluate.baselines import (
-    best_scale,
-    constant_prediction,
-    cross_validated_linear_prediction,
-    times_size,
-)
-from galaxyscope.evaluate.comparison import PairedSample, build_pairs, read_table
-from galaxyscope.evaluate.evaluation import (
-    Baseline,
-    Evaluation,
-    ScaledMeasurement,
-    evaluate,
-    evaluation_to_json,
-    format_evaluation,
-)
-from galaxyscope.evaluate.metrics import Metric, MetricSet, compute_metrics
+from __future__ import annotations
 
-__all__ = [
-    "Baseline",
-    "Evaluation",
-    "Metric",
-    "MetricSet",
-    "PairedSample",
-    "ScaledMeasurement",
-    "best_scale",
-    "build_pairs",
-    "compute_metrics",
-    "constant_prediction",
-    "cross_validated_linear_prediction",
-    "evaluate",
-    "evaluation_to_json",
-    "format_evaluation",
-    "read_table",
-    "times_size",
-]
+import importlib
+from typing import Any
+
+# public name -> submodule, imported on first use (PEP 562) so that ``galaxyscope --help``,
+# which imports this package's command module, does not pay for SciPy and astropy.table
+_WHERE = {
+    "best_scale": "baselines",
+    "constant_prediction": "baselines",
+    "cross_validated_linear_prediction": "baselines",
+    "times_size": "baselines",
+    "PairedSample": "comparison",
+    "build_pairs": "comparison",
+    "read_table": "comparison",
+    "Baseline": "evaluation",
+    "Evaluation": "evaluation",
+    "ScaledMeasurement": "evaluation",
+    "evaluate": "evaluation",
+    "evaluation_to_json": "evaluation",
+    "format_evaluation": "evaluation",
+    "Metric": "metrics",
+    "MetricSet": "metrics",
+    "compute_metrics": "metrics",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -11,10 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from galaxyscope.evaluate.baselines import DEFAULT_FOLDS
-from galaxyscope.evaluate.comparison import DEFAULT_KEY, build_pairs
-from galaxyscope.evaluate.evaluation import evaluate, evaluation_to_json, format_evaluation
-from galaxyscope.evaluate.metrics import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES
+# defaults from a light module; SciPy and astropy load in run(), so that --help stays fast
+from galaxyscope.evaluate.defaults import DEFAULT_CONFIDENCE, DEFAULT_FOLDS, DEFAULT_KEY, DEFAULT_RESAMPLES
 
 HELP = "compare measured values with a reference catalogue (metrics, baselines, bootstrap intervals)"
 
@@ -67,6 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read, pair, score, plot and print; user errors surface as GalaxyscopeError (exit 2)."""
+    from galaxyscope.evaluate.comparison import build_pairs
+    from galaxyscope.evaluate.evaluation import evaluate, evaluation_to_json, format_evaluation
+
     sample = build_pairs(
         args.measured,
         args.reference,

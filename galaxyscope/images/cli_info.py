@@ -13,14 +13,15 @@ import math
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from galaxyscope.errors import ImageReadError
-from galaxyscope.images.galaxy_image import GalaxyImage
-from galaxyscope.images.readers import read_image
-from galaxyscope.images.set_info import describe_set, format_set_text, is_image_set_path
+
+if TYPE_CHECKING:
+    from galaxyscope.images.galaxy_image import GalaxyImage
+
+# numpy, the readers (astropy.io.fits, PIL) and set_info (astropy.table) are imported
+# inside the functions that use them, so that ``galaxyscope --help`` stays fast
 
 
 @dataclass
@@ -45,6 +46,8 @@ class ImageInfo:
 
 def describe(image: GalaxyImage) -> ImageInfo:
     """Summarise a `GalaxyImage`: shape, scale, WCS centre, NaN count, finite value range."""
+    import numpy as np
+
     finite = image.pixels[np.isfinite(image.pixels)]
     return ImageInfo(
         path=str(image.path) if image.path is not None else "",
@@ -130,6 +133,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Describe every file; errors go to stderr as one line each; exit 2 if any failed."""
+    from galaxyscope.images.readers import read_image
+    from galaxyscope.images.set_info import describe_set, format_set_text, is_image_set_path
+
     objects: list[dict[str, Any]] = []
     failed = 0
     for i, name in enumerate(args.files):

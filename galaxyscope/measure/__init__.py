@@ -7,20 +7,55 @@ rotation-free, blurred, weighted-ellipse fit.  ``PaperParams`` / ``MomentsParams
 the parameters with slider ranges (``param_specs``); ``mask_at_threshold`` draws masks.
 """
 
-from galaxyscope.measure.api import (BAR_METHODS, METHOD_ALIASES, METHOD_PARAMS, METHODS, measure_bar,
-                                     measure_moments, measure_paper, resolve_method)
-from galaxyscope.measure.geometry import farthest_pair, farthest_pair_in_mask, position_angle
-from galaxyscope.measure.maps import MeasureError, mask_at_threshold
-from galaxyscope.measure.paper import PaperSweep, paper_sweep
-from galaxyscope.measure.params import MomentsParams, PaperParams, ParamSpec, param_specs
-from galaxyscope.measure.resolution import MinPixels, crop_box, scaled_min_pixels
-from galaxyscope.measure.result import FLAG_DESCRIPTIONS, BarMeasurement, MeasureDiagnostics
-from galaxyscope.measure.units import BarLengths, kpc_per_arcsec, to_units
+from __future__ import annotations
 
-__all__ = [
-    "BAR_METHODS", "METHODS", "METHOD_ALIASES", "METHOD_PARAMS", "measure_bar", "measure_paper", "measure_moments",
-    "resolve_method", "farthest_pair", "farthest_pair_in_mask", "position_angle", "MeasureError",
-    "mask_at_threshold", "PaperSweep", "paper_sweep", "MomentsParams", "PaperParams", "ParamSpec",
-    "param_specs", "MinPixels", "crop_box", "scaled_min_pixels", "FLAG_DESCRIPTIONS",
-    "BarMeasurement", "MeasureDiagnostics", "BarLengths", "kpc_per_arcsec", "to_units",
-]
+import importlib
+from typing import Any
+
+# public name -> submodule, imported on first use (PEP 562) so that ``galaxyscope --help``,
+# which imports this package's command module, does not pay for SciPy and astropy.units
+_WHERE = {
+    "BAR_METHODS": "api",
+    "METHOD_ALIASES": "api",
+    "METHOD_PARAMS": "api",
+    "METHODS": "api",
+    "measure_bar": "api",
+    "measure_moments": "api",
+    "measure_paper": "api",
+    "resolve_method": "api",
+    "farthest_pair": "geometry",
+    "farthest_pair_in_mask": "geometry",
+    "position_angle": "geometry",
+    "MeasureError": "maps",
+    "mask_at_threshold": "maps",
+    "PaperSweep": "paper",
+    "paper_sweep": "paper",
+    "MomentsParams": "params",
+    "PaperParams": "params",
+    "ParamSpec": "params",
+    "param_specs": "params",
+    "MinPixels": "resolution",
+    "crop_box": "resolution",
+    "scaled_min_pixels": "resolution",
+    "FLAG_DESCRIPTIONS": "result",
+    "BarMeasurement": "result",
+    "MeasureDiagnostics": "result",
+    "BarLengths": "units",
+    "kpc_per_arcsec": "units",
+    "to_units": "units",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

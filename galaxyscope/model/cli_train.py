@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from galaxyscope.errors import GalaxyscopeError
-from galaxyscope.model.networks import available_networks
+from galaxyscope.model.network_names import DEFAULT_NETWORK, NETWORK_NAMES  # torch-free copy of the registry
 
 DEFAULTS = dict(size=96, crop=0.5, channels=3, epochs=15, batch_size=32, lr=2e-3, seed=0, patience=4,
                 val_fraction=0.2)
@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "or the --init model's)")
     p.add_argument("--channels", type=int, choices=(1, 3), default=None,
                    help="input channels (default 3, or the --init model's)")
-    p.add_argument("--arch", choices=available_networks(), default="small",
+    p.add_argument("--arch", choices=NETWORK_NAMES, default=DEFAULT_NETWORK,
                    help="network (default %(default)s; resnet wants a GPU)")
     p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], metavar="B")
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="learning rate (default %(default)s)")

@@ -11,9 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from galaxyscope.store.annotation_store import AnnotationStore
-from galaxyscope.store.table_io import export_annotations, import_generic, import_hoyle
-
 HELP = "export or import hand-drawn bar annotations (SQLite database <-> CSV / ECSV / FITS)"
 
 
@@ -66,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     """Export a database to a table; prints what was written."""
+    from galaxyscope.store.annotation_store import AnnotationStore  # SQLAlchemy: only when run
+    from galaxyscope.store.table_io import export_annotations
+
     with AnnotationStore(args.db, readonly=True) as store:
         report = export_annotations(store, args.out, set_name=args.set_name,
                                     include_deleted=args.include_deleted,
@@ -77,6 +77,9 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     """Import a table into a database; prints what changed."""
+    from galaxyscope.store.annotation_store import AnnotationStore
+    from galaxyscope.store.table_io import import_generic, import_hoyle
+
     with AnnotationStore(args.db) as store:
         if store.upgraded_from is not None:
             print(f"upgraded {args.db} from schema version {store.upgraded_from} to "
