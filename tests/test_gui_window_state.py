@@ -233,3 +233,24 @@ def test_a_failure_while_showing_an_image_is_reported_and_the_window_goes_on(mak
     w.browser.select_entry(2)  # still alive
     wait_settled(qtbot, w, 2)
     assert w.current_image is not None and "gal_02.png" in w.image_view.title.text()
+
+
+def _protocol_members(proto: type) -> set[str]:
+    names: set[str] = set()
+    for cls in proto.__mro__:
+        if getattr(cls, "_is_protocol", False) and cls.__module__ != "typing":
+            names |= set(vars(cls).get("__annotations__", {}))
+            names |= {n for n, v in vars(cls).items() if callable(v) and not n.startswith("_")}
+    return names
+
+
+def test_the_window_offers_what_each_controller_protocol_names(make_window):
+    from galaxyscope.gui import window_services as ws
+
+    w = make_window()
+    for proto in (ws.WindowServices, ws.BiasHost, ws.AnnotateHost, ws.AnalysisHost, ws.BatchHost):
+        members = _protocol_members(proto)
+        assert {"state", "report"} <= members
+        missing = sorted(n for n in members if not hasattr(w, n))
+        assert not missing, f"{proto.__name__}: the window lacks {missing}"
+    assert len(_protocol_members(ws.BiasHost)) < 20  # small on purpose: a controller sees a few things
