@@ -23,7 +23,8 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 
-from galaxyscope.gui.annotate_logic import OWN_COLOUR, VETTING_COLUMNS, image_key  # noqa: E402
+from galaxyscope.gui.annotate_logic import OWN_COLOUR, VETTING_COLUMNS  # noqa: E402
+from galaxyscope.images.identity import image_key  # noqa: E402
 from galaxyscope.gui.app import configure_pyqtgraph  # noqa: E402
 from galaxyscope.gui.main_window import MainWindow  # noqa: E402
 from galaxyscope.gui.settings import Settings  # noqa: E402

@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass
 
 import astropy.units as u
-import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
@@ -23,7 +22,6 @@ from galaxyscope.gui.annotate_logic import (  # noqa: E402
     NothingToSave,
     annotator_colour,
     image_agreement_text,
-    image_metadata,
     image_to_scene,
     is_a_line,
     latest_machine,
@@ -144,13 +142,6 @@ def test_machine_bar_is_stored_only_when_new(tmp_path):
         store.add_machine_measurement(image.id, Fit(math.nan, None, ok=False))
         latest = latest_machine(store.machine_measurements(image_id=image.id))
         assert latest.length_px == 20.0  # the newest one with a line to draw
-
-
-def test_catalogue_metadata_for_registering_an_image():
-    assert image_metadata({"objid": np.int64(587722981747982465), "z": 0.05}) == (587722981747982465, 0.05)
-    assert image_metadata({"dr7objid": "588017978901528612"}) == ("588017978901528612", None)
-    assert image_metadata({"objid": 5.877e17, "redshift": 0.1}) == (None, 0.1)  # a float lost digits
-    assert image_metadata(None) == (None, None)
 
 
 def test_lengths_and_agreement_in_words(tmp_path):

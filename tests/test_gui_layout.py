@@ -54,3 +54,14 @@ def test_hiding_the_bar_hides_its_width_box_and_label(make_window, qtbot, tmp_pa
     assert not any(i.isVisible() for name in ("bar", "width", "label") for i in ov.items_for(name))
     qtbot.keyClick(w.image_view, Qt.Key.Key_B)
     assert all(i.isVisible() for i in ov.items_for("width"))
+
+
+def test_parameter_boxes_show_the_core_defaults_exactly(make_window):
+    """The moments panel rounded stop_elongation 0.9189 to 0.92: the window measured with another
+    value than `galaxyscope measure`."""
+    from galaxyscope.measure.params import MomentsParams
+
+    w = make_window()
+    shown = w.bar_controls.params("moments")
+    assert shown.stop_elongation == MomentsParams().stop_elongation
+    assert shown == MomentsParams()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from astropy.wcs import WCS
 
-from galaxyscope.gui.bar_fit import describe_fit, fit_bar, length_label, params_with, redshift_of
+from galaxyscope.gui.bar_fit import describe_fit, fit_bar, length_label, params_with
 from galaxyscope.images.row_filter import FilterError, filter_mask, sort_order
 from galaxyscope.gui.display import (
     DisplaySettings,
@@ -250,12 +250,6 @@ def test_fit_bar_uses_parameters_and_describe_lists_flags():
     assert text.startswith("moments: ") and "flags:" in text and "PA" in text
     bad = fit_bar(np.zeros((3,), np.float32), "paper", None, model_input_size=None, crop_fraction=None)
     assert not bad.ok and bad.error
-
-
-def test_redshift_of_reads_catalogue_columns():
-    assert redshift_of({"z": "0.05"}) == 0.05
-    assert redshift_of({"redshift": -1, "z": 0.1}) == 0.1
-    assert redshift_of({"z": None}) is None and redshift_of(None) is None
 
 
 # ---------------------------------------------------------------- shortcuts

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from galaxyscope.gui.bar_fit import BAR_METHODS, default_params
+from galaxyscope.measure import BAR_METHODS
+from galaxyscope.gui.bar_fit import default_params
 from galaxyscope.gui.session_state import (
     DEFAULT_GUI_SAMPLES,
     OVERLAYS,

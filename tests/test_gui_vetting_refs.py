@@ -10,7 +10,8 @@ pytest.importorskip("pytestqt")
 import astropy.units as u  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
-from galaxyscope.gui.annotate_logic import VETTING_COLUMNS, image_key  # noqa: E402
+from galaxyscope.gui.annotate_logic import VETTING_COLUMNS  # noqa: E402
+from galaxyscope.images.identity import image_key  # noqa: E402
 from galaxyscope.measure.units import to_pixels  # noqa: E402
 from galaxyscope.store import AnnotationStore, BarLine, ReferenceRow  # noqa: E402
 from galaxyscope.store.agreement import vetting_list  # noqa: E402

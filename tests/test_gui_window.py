@@ -377,7 +377,7 @@ def test_settings_are_remembered_between_runs(make_window, qtbot, tmp_path):
 
 
 def test_first_run_window_fits_the_screen_and_the_image_gets_the_room(qtbot, tmp_path):
-    from galaxyscope.gui.main_window import first_run_size
+    from galaxyscope.gui.window_actions import first_run_size
 
     configure_pyqtgraph()
     w = MainWindow(settings=Settings(tmp_path / "first.ini"), restore_state=True)

@@ -19,7 +19,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, Signal, Slot
 
 from galaxyscope.errors import GalaxyscopeError
-from galaxyscope.gui.bar_fit import BAR_METHODS, BarFit, describe_fit, fit_bar, flags_tooltip, length_label
+from galaxyscope.measure import BAR_METHODS
+from galaxyscope.gui.bar_fit import BarFit, describe_fit, fit_bar, flags_tooltip, length_label
 from galaxyscope.gui.isophote_panel import BAR_PEN, ELLIPSE_PEN, ellipse_xy, isophote_outlines
 from galaxyscope.gui.session_state import Change, SaliencyKey
 from galaxyscope.gui.window_services import AnalysisHost

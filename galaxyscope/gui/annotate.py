@@ -43,6 +43,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from galaxyscope import paths
+from galaxyscope.images.identity import image_key, redshift_of
 from galaxyscope.gui.annotate_commands import STORE_FAILURES, StoreCommand
 from galaxyscope.gui.annotate_layer import AnnotationLayer
 from galaxyscope.gui.vetting import VettingPanel
@@ -54,8 +56,6 @@ from galaxyscope.gui.annotate_logic import (
     annotator_colour,
     colour_hex,
     image_agreement_text,
-    image_key,
-    image_metadata,
     is_a_line,
     latest_machine,
     lengths_text,
@@ -78,8 +78,6 @@ from galaxyscope.store import (
 from galaxyscope.store.agreement import image_agreements_from
 from galaxyscope.store.operations import AnnotationOperation, DeleteAnnotation, EditAnnotation
 
-DATABASE_ENV = "GALAXYSCOPE_DB"
-DATABASE_FILE = "annotations.sqlite"
 VETTING_MIN_HEIGHT = 330  # px: the Results dock's height when the vetting tab is first shown
 HELP_TEXT = ("<b>drag</b> along the bar · <b>Shift+drag</b> its width · drag an end to adjust · "
              "<b>Enter</b> save and next · <b>Del</b>/<b>Esc</b> discard · <b>Ctrl+Z</b> undo · "
@@ -89,11 +87,8 @@ HELP_TEXT = ("<b>drag</b> along the bar · <b>Shift+drag</b> its width · drag a
 def default_database_path() -> Path:
     """Where annotations go when no ``--db`` was given: ``$GALAXYSCOPE_DB``, else the user's data
     folder (e.g. ~/.local/share/galaxyscope/annotations.sqlite)."""
-    env = os.environ.get(DATABASE_ENV)
-    if env:
-        return Path(env)
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
-    return Path(base or Path.home()) / "galaxyscope" / DATABASE_FILE
+    return paths.default_database_path(
+        QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation))
 
 
 class AnnotatePanel(QWidget):
@@ -683,7 +678,7 @@ class AnnotateController(QObject):
         if self.image is None:
             return "<i>no image</i>"
         scale = getattr(self.image, "pixel_scale", None)
-        _objid, z = image_metadata(getattr(self.image, "meta", None))
+        z = redshift_of(getattr(self.image, "meta", None))
         rows = []
         if self.draft is not None and not self.draft.empty:
             line = self.draft.bar or self.draft.width

@@ -8,7 +8,7 @@ worth storing, how agreement is worded) are tested without a display.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,6 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 
-from galaxyscope.images.identity import image_key, objid_of, redshift_of  # noqa: F401  (image_key: the window imports it here)
 from galaxyscope.gui.overlay_geometry import PIXEL_CENTRE
 from galaxyscope.store import UNSET, AnnotationRecord, AnnotationStore, BarLine, ImageRecord, MachineRecord
 from galaxyscope.store.agreement import ImageAgreement, SetAgreement, VettingRow
@@ -136,11 +135,6 @@ def own_annotation(records: Iterable[AnnotationRecord], annotator: str | None) -
 
 
 # ---------------------------------------------------------------------- registering images
-
-
-def image_metadata(meta: Mapping[str, Any] | None) -> tuple[int | str | None, float | None]:
-    """(objid, redshift) of a catalogue row, as `images.identity` reads them."""
-    return objid_of(meta), redshift_of(meta)
 
 
 def register_shown_image(store: AnnotationStore, image: Any, set_name: str | None) -> ImageRecord:

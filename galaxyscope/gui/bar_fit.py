@@ -15,8 +15,7 @@ from typing import Any
 import astropy.units as u
 
 from galaxyscope.errors import GalaxyscopeError
-from galaxyscope.images.identity import redshift_of  # noqa: F401  (TODO issue 16: window imports it here)
-from galaxyscope.measure import BAR_METHODS, FLAG_DESCRIPTIONS, METHOD_PARAMS, BarMeasurement, measure_bar
+from galaxyscope.measure import FLAG_DESCRIPTIONS, METHOD_PARAMS, BarMeasurement, measure_bar
 from galaxyscope.measure.orientation import describe_pa, sky_position_angle
 
 BAR_METHOD_LABELS: dict[str, str] = {

@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog
 
-from galaxyscope.gui.bar_fit import BAR_METHODS
+from galaxyscope.measure import BAR_METHODS
 from galaxyscope.gui.saliency_service import LockedSaliency
 from galaxyscope.gui.window_services import BatchHost
 from galaxyscope.gui.workers import Task

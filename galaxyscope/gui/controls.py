@@ -36,7 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from galaxyscope.gui.bar_fit import BAR_METHOD_LABELS, BAR_METHODS, default_params
+from galaxyscope.measure import BAR_METHODS
+from galaxyscope.gui.bar_fit import BAR_METHOD_LABELS, default_params
 from galaxyscope.gui.display import (
     IMAGE_COLORMAPS,
     INTERVALS,
@@ -68,6 +69,16 @@ PRIMARY_PARAMS: dict[str, tuple[str, ...]] = {
 
 def _decimals(step: float) -> int:
     return max(0, min(6, int(math.ceil(-math.log10(step))))) if step and step < 1 else 0
+
+
+def _decimals_to_show(step: float, default: Any) -> int:
+    """Enough decimals for the step and for the core's default (e.g. stop elongation 0.9189):
+    a box that rounds the default makes the window measure with another value than the CLI."""
+    shown = _decimals(step)
+    if isinstance(default, float) and math.isfinite(default):
+        text = f"{default:.6f}".rstrip("0")
+        shown = max(shown, len(text.split(".")[1]) if "." in text else 0)
+    return min(shown, 6)
 
 
 def _set_combo(combo: QComboBox, data: Any) -> bool:
@@ -431,7 +442,7 @@ class ParamPanel(QWidget):
         slider.setRange(0, n_steps)
         slider.setToolTip(spec.help)
         spin = QDoubleSpinBox()
-        spin.setDecimals(_decimals(float(spec.step or step)))
+        spin.setDecimals(_decimals_to_show(float(spec.step or step), spec.default))
         spin.setRange(low, float(spec.high))
         spin.setSingleStep(float(spec.step or step))
         spin.setKeyboardTracking(False)

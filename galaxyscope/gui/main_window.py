@@ -36,11 +36,10 @@ from galaxyscope.gui.saliency_service import SaliencyService
 from galaxyscope.gui.session_state import Change
 from galaxyscope.gui.settings import Settings
 from galaxyscope.gui.thumbnails import ThumbnailLoader
-from galaxyscope.gui.window_actions import (  # noqa: F401  (first_run_size: the window's first size, tested here)
+from galaxyscope.gui.window_actions import (
     OVERLAY_ACTIONS,
     add_dock,
     build_actions,
-    first_run_size,
     restore_layout,
     save_layout,
     show_shortcuts,

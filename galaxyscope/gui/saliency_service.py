@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from galaxyscope.gui.session_state import SaliencyKey, saliency_params  # noqa: F401 (their home: Qt-free)
+from galaxyscope.gui.session_state import SaliencyKey
 from galaxyscope.gui.workers import ModelLock, Task, TaskList
 
 

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from galaxyscope.gui.bar_fit import BAR_METHODS, default_params, params_with
+from galaxyscope.measure import BAR_METHODS
+from galaxyscope.gui.bar_fit import default_params, params_with
 from galaxyscope.gui.display import IMAGE_COLORMAPS, INTERVALS, RGB, SALIENCY_COLORMAPS, STRETCHES, DisplaySettings
 
 DEFAULT_SALIENCY_METHOD = "smoothgrad"

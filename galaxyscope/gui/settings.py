@@ -8,18 +8,18 @@ own settings.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QSettings
+
+from galaxyscope import paths
 
 if TYPE_CHECKING:
     from galaxyscope.gui.session_state import SessionState
 
 ORGANISATION = "galaxyscope"
 APPLICATION = "galaxyscope"
-SETTINGS_ENV = "GALAXYSCOPE_SETTINGS"
 #: window size (px) of screenshots and of the first run, before the user sized the window
 DEFAULT_WINDOW_SIZE = (1600, 1000)
 
@@ -28,7 +28,7 @@ class Settings:
     """A thin typed wrapper over QSettings: ``get(key, default)`` returns default's type."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        path = path if path is not None else os.environ.get(SETTINGS_ENV) or None
+        path = path if path is not None else paths.settings_path_from_env()
         if path is not None:
             self.qsettings = QSettings(str(path), QSettings.Format.IniFormat)
         else:
