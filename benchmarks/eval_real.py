@@ -114,6 +114,9 @@ def evaluate(name: str, image_set, table, config: str) -> dict:
             if col in r:
                 m = compute_metrics(length, r[col], n_resamples=2000)
                 out[f"{method}_rho"] = Estimate(m.spearman_rho.value, m.spearman_rho.low, m.spearman_rho.high, m.n)
+                if col == "bar_length_px":  # a tip-to-tip truth: the reported length's scale can be judged
+                    e = m.median_rel_err
+                    out[f"{method}_mre"] = Estimate(e.value, e.low, e.high, m.n)
                 if method == METHODS[0]:
                     s = compute_metrics(r["r90_px"], r[col], n_resamples=2000)  # size alone, all rows with a reference
                     out["size_rho"] = Estimate(s.spearman_rho.value, s.spearman_rho.low, s.spearman_rho.high, s.n)
@@ -138,15 +141,17 @@ def markdown(results: list[dict], meta: dict) -> str:
         if "size_rho" in r:
             lines.append(f"; size baseline (r90_px alone) Spearman rho: {r['size_rho'].format()}")
         lines.append("")
-        lines.append("| method | unbarred with an unflagged length | unbarred with any length | barred given a length | Spearman rho vs reference |")
-        lines.append("|---|---|---|---|---|")
+        lines.append("| method | unbarred with an unflagged length | unbarred with any length | barred given a length "
+                     "| Spearman rho vs reference | median relative length error |")
+        lines.append("|---|---|---|---|---|---|")
         for m in METHODS:
             if f"{m}_unbarred_unflagged" not in r:
                 continue
             rho = r.get(f"{m}_rho")
             lines.append(f"| {m} | {r[f'{m}_unbarred_unflagged'].format(percent=True)} | "
                          f"{r[f'{m}_unbarred_any_length'].format(percent=True)} | "
-                         f"{r[f'{m}_barred_reported'].format(percent=True)} | {rho.format() if rho else 'no reference'} |")
+                         f"{r[f'{m}_barred_reported'].format(percent=True)} | {rho.format() if rho else 'no reference'} | "
+                         f"{r[f'{m}_mre'].format(percent=True) if f'{m}_mre' in r else '—'} |")
         lines.append("")
     lines.append("Pictures of the window before and after: [real-window.md](real-window.md).")
     return "\n".join(lines) + "\n"

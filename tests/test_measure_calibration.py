@@ -45,7 +45,7 @@ def test_calibrate_scales_length_and_ends_and_adds_the_scatter():
     (x1, _), (x2, _) = m.endpoints
     assert (x1, x2) == (40.0, 60.0)  # about the old midpoint (50)
     assert m.length_err_px == pytest.approx(math.hypot(1.0, 2.0))
-    assert "calibrated ×0.50" in m.notes[-1] and "raw 40.0 px" in m.notes[-1]
+    assert m.notes[-1].startswith("length calibrated ×0.50") and "raw 40.0 px" in m.notes[-1]
     assert calibrate(bar(), None) == bar()
     nan = calibrate(bar(length=math.nan), cal)
     assert math.isnan(nan.length_px)
@@ -66,3 +66,34 @@ def test_checkpoint_metadata_carries_and_checks_the_calibration():
 
 def test_measurable_bars_follow_the_vote():
     assert list(measurable_bars([1, 1, 0, 1], [0.7, 0.3, 0.9, np.nan])) == [True, False, False, False]
+
+
+def test_measure_reports_calibrated_lengths_with_the_raw_beside(tmp_path, capsys):
+    import dataclasses
+
+    from astropy.table import Table
+
+    from galaxyscope.cli import main
+    from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint
+    from model_testdata import write_bar_dataset
+    from test_jobs_measure import tiny_model
+
+    data = write_bar_dataset(tmp_path / "set", n=3, size=64, seed=1)
+    path = tiny_model(tmp_path / "m.safetensors")
+    model = load_checkpoint(path)
+    cal = {"moments": LengthCalibration("moments", 0.5, 0.2, 50).to_dict()}
+    save_checkpoint(dataclasses.replace(model, meta=dataclasses.replace(model.meta, length_calibration=cal)),
+                    tmp_path / "cal.safetensors")
+    out = {}
+    for name in ("m", "cal"):
+        out[name] = tmp_path / f"{name}.ecsv"
+        assert main(["measure", str(data), "--model", str(tmp_path / f"{name}.safetensors"), "--samples", "2",
+                     "--no-cache", "--quiet", "--min-bar-probability", "0", "--method", "moments",
+                     "--out", str(out[name])]) == 0, capsys.readouterr().err
+    raw, cald = Table.read(out["m"]), Table.read(out["cal"])
+    ok = np.isfinite(raw["bar_length_px"])
+    assert ok.any()
+    np.testing.assert_allclose(cald["bar_length_px"][ok], 0.5 * raw["bar_length_px"][ok], rtol=1e-6)
+    np.testing.assert_allclose(cald["bar_length_raw_px"][ok], raw["bar_length_px"][ok], rtol=1e-6)
+    assert np.all(cald["length_err_px"][ok] >= 0.2 * cald["bar_length_px"][ok] - 1e-9)
+    assert all("calibrated ×0.50" in r for r in cald["reasons"][ok])

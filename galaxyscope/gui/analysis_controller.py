@@ -26,7 +26,7 @@ from galaxyscope.gui.session_state import Change, SaliencyKey
 from galaxyscope.gui.window_services import AnalysisHost
 from galaxyscope.gui.workers import Task
 from galaxyscope.images.identity import redshift_of
-from galaxyscope.jobs.measure_job import assess, model_min_bar_probability
+from galaxyscope.jobs.measure_job import assess, length_calibration, model_min_bar_probability
 from galaxyscope.model.domain import domain_reasons
 from galaxyscope.model.framing import set_framing
 
@@ -269,7 +269,8 @@ class AnalysisController(QObject):
             if fit.measurement is not None:
                 fit = dataclasses.replace(fit, measurement=assess(
                     fit.measurement, res.score.probability, bars.min_probability,
-                    self._domain_reasons(image), self.isophote_fit))
+                    self._domain_reasons(image), self.isophote_fit,
+                    calibration=length_calibration(h.model, method)))
             self.fits[method] = fit
         self.draw_bar()
         model, entry = h.browser.model, h.state.entry.index

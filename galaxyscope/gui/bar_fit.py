@@ -16,6 +16,7 @@ import astropy.units as u
 
 from galaxyscope.errors import GalaxyscopeError
 from galaxyscope.measure import FLAG_DESCRIPTIONS, METHOD_PARAMS, BarMeasurement, measure_bar
+from galaxyscope.measure.calibration import CALIBRATION_NOTE
 from galaxyscope.measure.orientation import describe_pa, sky_position_angle
 
 BAR_METHOD_LABELS: dict[str, str] = {
@@ -104,7 +105,11 @@ def describe_fit(fit: BarFit, pixel_scale: u.Quantity | None, redshift: float | 
     if stop:
         lines.append(f"stopped by: {stop}")
     lines.append("flags: " + (", ".join(m.flags) if m.flags else "none"))
-    lines.extend(f"⚠ {note}" for note in m.notes if not note.startswith("no bar detected"))
+    for note in m.notes:
+        if note.startswith(CALIBRATION_NOTE):  # provenance, not a warning
+            lines.append(note)
+        elif not note.startswith("no bar detected"):
+            lines.append(f"⚠ {note}")
     return "\n".join(lines)
 
 

@@ -181,9 +181,8 @@ def measure_dataset(
                 failures.append(ImageReadError(image.path or key, f"{method}: {exc}"))
                 continue
             raw = m.length_px
-            if calibrate_lengths:
-                m = calibrate(m, length_calibration(model, method))
-            m = assess(m, prob, threshold, ood, iso if check_agreement else None)
+            m = assess(m, prob, threshold, ood, iso if check_agreement else None,
+                       calibration=length_calibration(model, method) if calibrate_lengths else None)
             image_rows.append(measurement_row(key, method, m, prob, logit, image.pixel_scale, redshift,
                                               framing=framing, box=box, wcs=image.wcs, raw_length_px=raw))
         return image_rows
@@ -253,12 +252,17 @@ def model_min_bar_probability(model) -> float:
     return v if 0.0 <= v <= 1.0 else DEFAULT_MIN_BAR_PROBABILITY
 
 
-def assess(m, probability: float, threshold: float, ood_reasons: Sequence[str], isophote=None):
-    """Gate, domain and agreement flags on one saliency measurement (one rule for CLI and GUI).
+def assess(m, probability: float, threshold: float, ood_reasons: Sequence[str], isophote=None,
+           calibration=None):
+    """Calibration, gate, domain and agreement flags on one saliency measurement (one rule
+    for CLI and GUI).
 
-    The P(bar) gate comes first: a withdrawn bar needs no agreement check."""
+    The length is calibrated first (`measure.calibration`; None: raw), so the agreement
+    check compares tip-to-tip lengths; the P(bar) gate comes next: a withdrawn bar
+    needs no agreement check."""
     from galaxyscope.measure import trust
 
+    m = calibrate(m, calibration)
     m = trust.gate_by_probability(m, probability, threshold)
     m = trust.mark_out_of_domain(m, ood_reasons)
     if isophote is not None:

@@ -27,6 +27,8 @@ from galaxyscope.measure.result import BarMeasurement
 
 #: the bar-vote fraction above which a synthetic bar counts as measurable (Hoyle et al. 2011)
 MEASURABLE_VOTE = 0.5
+#: how the note a calibrated measurement carries starts (the window shows it as provenance)
+CALIBRATION_NOTE = "length calibrated"
 #: fewer calibration galaxies than this give no calibration (the scatter would be noise)
 MIN_CALIBRATION_BARS = 20
 
@@ -67,7 +69,7 @@ class LengthCalibration:
                              f"({exc})") from None
 
     def describe(self) -> str:
-        return (f"calibrated ×{self.scale:.2f} ± {100 * self.relative_scatter:.0f} % "
+        return (f"×{self.scale:.2f} ± {100 * self.relative_scatter:.0f} % "
                 f"(fitted on {self.n_bars} synthetic bars)")
 
 
@@ -113,7 +115,7 @@ def calibrate(m: BarMeasurement, calibration: LengthCalibration | None) -> BarMe
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         ends = ((cx + s * (x1 - cx), cy + s * (y1 - cy)), (cx + s * (x2 - cx), cy + s * (y2 - cy)))
     return dataclasses.replace(m, length_px=length, length_err_px=err, endpoints=ends,
-                               notes=m.notes + (f"length {calibration.describe()}; raw {m.length_px:.1f} px",))
+                               notes=m.notes + (f"{CALIBRATION_NOTE} {calibration.describe()}; raw {m.length_px:.1f} px",))
 
 
 def measurable_bars(has_bar: Sequence[Any], bar_vote: Sequence[Any]) -> np.ndarray:
