@@ -36,7 +36,6 @@ Angles and ratios of a missing bar are NaN.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
