@@ -35,7 +35,7 @@ def test_defaults_are_what_the_controls_start_with():
     assert s.saliency.target is None and s.saliency.framing is None
     assert (s.display.stretch, s.display.interval, s.display.percentile, s.display.channel) == (
         "linear", "percentile", 99.5, "rgb")
-    assert (s.display.cmap, s.display.saliency_cmap, s.display.opacity) == ("grey", "inferno", 55)
+    assert (s.display.cmap, s.display.saliency_cmap, s.display.opacity) == ("grey", "inferno", 40)
     assert all(getattr(s.overlays, name) for name in OVERLAYS)
     assert s.bars.method == "moments" and set(s.bars.params) == set(BAR_METHODS)
     assert all(s.bars.params[m] == default_params(m) for m in BAR_METHODS)

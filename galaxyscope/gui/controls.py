@@ -48,6 +48,7 @@ from galaxyscope.gui.display import (
     channel_choices,
 )
 from galaxyscope.gui.session_state import (
+    DEFAULT_OPACITY,
     NOISE_RANGE,
     OPACITY_RANGE,
     PERCENTILE_RANGE,
@@ -238,7 +239,7 @@ class SaliencyControls(QGroupBox):
             self.cmap.addItem(name, name)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(*OPACITY_RANGE)
-        self.opacity.setValue(55)
+        self.opacity.setValue(DEFAULT_OPACITY)
         self.opacity.setToolTip("opacity of the most salient pixels (low saliency fades out); colours are "
                                 "scaled to the map's 99th percentile, thresholds use the raw map")
         self.score = QLabel("")

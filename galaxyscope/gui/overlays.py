@@ -75,7 +75,7 @@ class OverlayLayer:
 
     # ------------------------------------------------------------------ content
 
-    def set_saliency(self, saliency: np.ndarray | None, cmap: str = "inferno", opacity: float = 0.6,
+    def set_saliency(self, saliency: np.ndarray | None, cmap: str = "inferno", opacity: float = 0.4,
                      crop_box: tuple[int, int, int, int] | None = None) -> None:
         """Show a [0, 1] saliency map (None clears it) and the box the model saw."""
         self.saliency_map = saliency

@@ -31,6 +31,8 @@ SAMPLES_RANGE = (1, 1024)
 NOISE_RANGE = (0.0, 1.0)
 PERCENTILE_RANGE = (50.0, 100.0)
 OPACITY_RANGE = (0, 100)
+#: the saliency overlay's default opacity (%): the bar under the map stays visible (issue 17)
+DEFAULT_OPACITY = 40
 OVERLAYS: tuple[str, ...] = ("saliency", "mask", "bar", "width", "label")
 
 
@@ -152,7 +154,7 @@ class DisplayState(Observable):
     cmap: str = field(default=next(iter(IMAGE_COLORMAPS)), metadata=_meta(choices=IMAGE_COLORMAPS))
     saliency_cmap: str = field(default=next(iter(SALIENCY_COLORMAPS)),
                                metadata=_meta(key="saliency/cmap", choices=SALIENCY_COLORMAPS))
-    opacity: int = field(default=55, metadata=_meta(key="saliency/opacity", low=OPACITY_RANGE[0],
+    opacity: int = field(default=DEFAULT_OPACITY, metadata=_meta(key="saliency/opacity", low=OPACITY_RANGE[0],
                                                     high=OPACITY_RANGE[1]))
 
     def settings(self) -> DisplaySettings:
