@@ -1,5 +1,5 @@
 """The Bias tab in the real main window (offscreen): each saliency map shown is checked, listed
-by score, a double-click opens the image, and the galaxy mask outline follows a check box."""
+by score, a click opens the image, and the galaxy mask outline follows a check box."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_bias_tab_lists_checked_images_and_opens_them(make_window, qtbot, tmp_pa
     assert {panel.key_at(r) for r in range(2)} == {"gal_00.png", "gal_01.png"}
 
     row = next(r for r in range(2) if panel.key_at(r) == "gal_00.png")
-    panel.table.doubleClicked.emit(panel.table.model().index(row, 0))
+    panel.table.clicked.emit(panel.table.model().index(row, 0))  # one click opens (issue 17)
     wait_settled(qtbot, w, 0)
     assert w.current_entry == 0
 

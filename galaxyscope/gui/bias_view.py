@@ -4,12 +4,14 @@ Why: `galaxyscope scan-bias` checks a whole set in batch; while browsing, the
 window already has each image's saliency map, so the same check
 (`galaxyscope.bias.scan.check_saliency`, fast numpy / scikit-image) runs on every
 map shown and the tab lists the images checked so far in this session, worst
-score first. Double-clicking a row opens that image; a check box draws the
+score first. One click on a row opens that image (and shows its full reasons
+under the table); a check box draws the
 galaxy mask the check used as an outline over the current image.
 """
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QVBoxLayout,
     QWidget,
@@ -37,6 +41,14 @@ from galaxyscope.gui.workers import Task
 BIAS_COLUMNS = ("file", "flagged", "score", "reasons")
 KEY_ROLE = Qt.ItemDataRole.UserRole + 11
 GALAXY_MASK_COLOUR = (255, 80, 255)  # magenta: apart from the bar fit's green threshold mask
+
+
+class _ElideRight(QStyledItemDelegate):
+    """Reasons lose their end, not their middle: each starts with its key words."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex) -> None:  # noqa: N802 (Qt API)
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideRight
 
 
 @dataclass
@@ -67,14 +79,22 @@ class BiasPanel(QWidget):
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.horizontalHeader().setSectionResizeMode(len(BIAS_COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
-        self.table.doubleClicked.connect(self._activated)
+        self._reasons_delegate = _ElideRight(self.table)
+        self.table.setItemDelegateForColumn(BIAS_COLUMNS.index("reasons"), self._reasons_delegate)
+        # one click opens the image, as in the browser and the vetting list (keys too: activated)
+        self.table.clicked.connect(self._activated)
+        self.table.activated.connect(self._activated)
+        self.detail = QLabel("")  # the full reasons of the row clicked: never cut
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(self.show_mask)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
-        layout.addWidget(self.table)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.detail)
 
     def set_rows(self, checked: list[CheckedImage]) -> None:
         """Show ``checked`` sorted by score, highest first (the user may re-sort by column)."""
@@ -106,9 +126,24 @@ class BiasPanel(QWidget):
         item = self.table.item(row, 0)
         return None if item is None else item.data(KEY_ROLE)
 
+    def reasons_at(self, row: int) -> str:
+        item = self.table.item(row, BIAS_COLUMNS.index("reasons"))
+        return "" if item is None else item.text()
+
+    def show_detail(self, key: str | None) -> None:
+        """Show the full reasons of the row with file key ``key`` under the table (word-wrapped)."""
+        row = next((r for r in range(self.table.rowCount()) if self.key_at(r) == key), -1)
+        if row < 0:
+            self.detail.setText("")
+            return
+        reasons = self.reasons_at(row)
+        self.detail.setText(f"<b>{html.escape(key or '')}</b>: "
+                            + (html.escape(reasons) if reasons else "not flagged"))
+
     def _activated(self, index: QModelIndex) -> None:
         key = self.key_at(index.row())
         if key is not None:
+            self.show_detail(key)
             self.file_activated.emit(key)
 
 
@@ -162,6 +197,7 @@ class BiasController:
         if self.host.state.entry.index == entry and self.host.current_image is image:
             self._entry = entry
             self._set_current(item)
+            self.panel.show_detail(key)
 
     def outline_shown(self) -> bool:
         """True when the galaxy-mask outline is on screen with something to draw."""
