@@ -208,7 +208,7 @@ def test_bias_controller_runs_on_a_host_with_only_its_protocol(qtbot, galaxy_ima
     assert bias.outline_shown()
     host.state.entry.index = 1  # another image: the outline waits for its own check
     assert bias.current is None and not bias.outline_shown()
-    bias.panel.table.doubleClicked.emit(bias.panel.table.model().index(0, 0))
+    bias.panel.table.clicked.emit(bias.panel.table.model().index(0, 0))  # one click opens (issue 17)
     assert host.selected == ["img_0.png"]
 
 

@@ -171,6 +171,15 @@ class BiasController:
         self.panel.show_mask.toggled.connect(lambda _on: self._draw())
         self.panel.file_activated.connect(host.select_file)
 
+    def set_changed(self) -> None:
+        """A new image set: the rows of the old one name other images; forget them."""
+        self._image_set = self.host.image_set
+        self.checked.clear()
+        self.panel.set_rows([])
+        self.panel.detail.setText("")
+        self.panel.summary.setText("no image checked yet: bias checks run on each saliency map shown")
+        self._set_current(None)
+
     def saliency_shown(self, entry: int) -> None:
         """Check the window's current image against its saliency map and list the verdict."""
         h = self.host

@@ -133,9 +133,10 @@ class DisplayControls(QWidget):
             w.currentIndexChanged.connect(self._changed)
         self.percentile.valueChanged.connect(self._changed)
 
-    def set_channels(self, channels: int, band_names: tuple[str, ...] = ()) -> None:
-        """Offer the channel modes of an image with ``channels`` bands, keeping the choice if it still applies."""
-        current = self.channel.currentData()
+    def set_channels(self, channels: int, band_names: tuple[str, ...] = (), keep: bool = True) -> None:
+        """Offer the channel modes of an image with ``channels`` bands, keeping the choice if it still
+        applies (``keep=False``, the first image of a new set: its own default, RGB where it has colour)."""
+        current = self.channel.currentData() if keep else None
         self.channel.blockSignals(True)
         self.channel.clear()
         for key, label in channel_choices(channels, band_names):

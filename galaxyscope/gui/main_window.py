@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.load_task: Task | None = None
         self._set_generation = 0  # bumped per opened set, so late results of an old set are dropped
         self._showing = False  # while an image is put on screen (its channel choice is settled then)
+        self._new_set = False  # the next image shown is a new set's first: no channel choice carried over
 
         self.tasks = TaskList(self)
         self.compute_pool = QThreadPool(self)
@@ -302,7 +303,7 @@ class MainWindow(QMainWindow):
         self.service.reset(self.model, image_set)
         self.current_image = None
         self.state.entry.update(source=source or str(getattr(image_set, "root", "")), index=None, key=None)
-        self.analysis.clear()
+        self._reset_dataset_state()
         self.report("info", f"opened {self.source}: {len(image_set)} images"
                     + (f", catalogue with {len(image_set.catalogue)} rows" if image_set.catalogue is not None else ""))
         failures = list(getattr(image_set, "failures", []))
@@ -317,6 +318,16 @@ class MainWindow(QMainWindow):
         else:
             self.image_view.clear()
             self.image_view.show_message("no images in this set")
+
+    def _reset_dataset_state(self) -> None:
+        """What belonged to the previous set: channel choice, Bias rows, readout, header, isophotes."""
+        self._new_set = True
+        self.analysis.clear()
+        self.analysis.clear_isophotes()
+        self.bias.set_changed()
+        self.image_view.last_readout = None
+        self.readout_label.setText("")
+        self.header_panel.set_header(None)
 
     def set_model(self, model: Any) -> None:
         """Use ``model`` (a LoadedModel, or None: browse without saliency)."""
@@ -400,9 +411,10 @@ class MainWindow(QMainWindow):
         self.analysis.clear_isophotes()
         self._showing = True
         try:
-            self.display_controls.set_channels(image.channels, tuple(image.band_names))
+            self.display_controls.set_channels(image.channels, tuple(image.band_names), keep=not self._new_set)
         finally:
             self._showing = False
+            self._new_set = False
         display = self.state.display
         self.image_view.set_image(image.pixels, image.wcs, display.settings(), display.cmap,
                                   focus=self.model_region(image))
