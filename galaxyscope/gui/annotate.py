@@ -352,7 +352,7 @@ class AnnotateController(QObject):
         if self.active:
             self.dock.show()
             self.dock.raise_()
-            self.host.image_view.glw.setFocus()
+            self.host.focus_view()  # also after the name dialog
             self.host.show_status("annotate mode: drag along the bar; Enter saves and moves on", 8000)
         elif self.draft is not None and not self.draft.empty:
             self.save_draft(reason="saved the drawing you left on")

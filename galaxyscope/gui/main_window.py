@@ -222,6 +222,10 @@ class MainWindow(QMainWindow):
     def dialog_parent(self) -> QWidget:
         return self
 
+    def focus_view(self) -> None:
+        self.activateWindow()  # a closed modal dialog leaves no window active without a window manager
+        self.image_view.glw.setFocus(Qt.FocusReason.OtherFocusReason)
+
     def add_side_dock(self, dock: QDockWidget) -> None:
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.tabifyDockWidget(self.controls_dock, dock)

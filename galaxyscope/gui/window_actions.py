@@ -39,8 +39,28 @@ OVERLAY_ACTIONS: dict[str, str] = {
 }
 
 
+#: actions that open a modal dialog: the keyboard goes back to the image view when it closes
+DIALOG_ACTIONS = ("open_folder", "open_file", "open_model", "export_table", "about", "open_database", "annotator")
+
+
+def then_focus_view(w: MainWindow, handler: Callable[..., Any]) -> Callable[..., Any]:
+    """``handler``, then the keyboard back to the image view. Why: after a modal dialog (most of
+    all without a window manager) key presses went nowhere until the window was clicked."""
+    def run(*_args: Any) -> Any:  # (triggered's "checked" is not passed on)
+        try:
+            return handler()
+        finally:
+            w.focus_view()
+    return run
+
+
 def window_handlers(w: MainWindow) -> dict[str, Callable[..., Any]]:
     """What each action of SHORTCUTS does in ``w`` (annotate mode brings its own)."""
+    handlers = _handlers(w)
+    return {name: then_focus_view(w, fn) if name in DIALOG_ACTIONS else fn for name, fn in handlers.items()}
+
+
+def _handlers(w: MainWindow) -> dict[str, Callable[..., Any]]:
     browser = w.browser
     return {
         "open_folder": lambda: choose_folder(w), "open_file": lambda: choose_file(w),

@@ -56,6 +56,9 @@ class WindowServices(Protocol):
     def file_key(self, entry: int) -> str | None:
         """The file key of entry ``entry`` of the open set."""
 
+    def focus_view(self) -> None:
+        """Give the keyboard back to the image view (after a dialog): N, P, D... work without a click."""
+
 
 class BiasHost(WindowServices, Protocol):
     """The Bias tab: it checks each map shown against the image on screen."""
