@@ -32,10 +32,59 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+EXAMPLES = """\
+examples:
+  galaxyscope demo                                   # the window on the bundled Galaxy Zoo examples
+  galaxyscope synth synth_set --n 200 --seed 1       # galaxies with exactly known bars
+  galaxyscope measure synth_set --out results.ecsv   # saliency bar lengths of every image
+  galaxyscope evaluate --measured results.ecsv --reference synth_set/catalog.ecsv --column bar_length_px
+  galaxyscope gui synth_set                          # browse, vet and annotate
+
+'galaxyscope COMMAND --help' describes each command, with examples."""
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, except that indented lines (examples) are printed as written.
+
+    Why: every command's ``--help`` ends with example command lines (its ``epilog``),
+    which filling would run together; unindented prose (descriptions) is still wrapped
+    to the terminal as before.
+    """
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        blocks: list[str] = []
+        prose: list[str] = []
+
+        def flush() -> None:
+            if prose:
+                blocks.append(super(HelpFormatter, self)._fill_text(" ".join(prose), width, indent))
+                prose.clear()
+
+        for line in text.splitlines():
+            if not line.strip():
+                flush()
+                blocks.append("")
+            elif line[0].isspace():
+                flush()
+                blocks.append(indent + line.rstrip())
+            else:
+                prose.append(line)
+        flush()
+        return "\n".join(blocks)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """Parser whose help keeps example lines; its subcommands' parsers get the same class."""
+
+    def __init__(self, *args, formatter_class: type[argparse.HelpFormatter] = HelpFormatter, **kwargs) -> None:
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="galaxyscope",
         description="Measure galactic bars with explainable AI (saliency-based bar lengths).",
+        epilog=EXAMPLES,
     )
     parser.add_argument("--version", action="version", version=f"galaxyscope {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

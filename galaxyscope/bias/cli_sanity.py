@@ -11,6 +11,12 @@ from pathlib import Path
 from galaxyscope.errors import GalaxyscopeError
 
 
+EXAMPLES = """\
+examples:
+  galaxyscope sanity synth_set
+  galaxyscope sanity gz2/ --model my.safetensors --n-images 16 --attribution ig --out sanity.ecsv"""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``sanity`` subcommand."""
     p = sub.add_parser(
@@ -21,6 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "it changed (Spearman rank correlation and SSIM against the trained model's maps). If the maps "
         "barely change once most layers are random, the saliency is not to be trusted. Deterministic "
         "(seeded); the model file is not changed.",
+        epilog=EXAMPLES,
     )
     p.add_argument("dataset", help="folder of images (optionally with catalog.ecsv/csv) or a catalogue file")
     p.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")

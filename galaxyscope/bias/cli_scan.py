@@ -14,6 +14,12 @@ from galaxyscope.errors import GalaxyscopeError
 TABLE_FORMATS = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits"}
 
 
+EXAMPLES = """\
+examples:
+  galaxyscope scan-bias synth_set --out flags.ecsv --montage worst.png
+  galaxyscope scan-bias gz2/ --out flags.ecsv --db bars.sqlite --labels has_bar"""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``scan-bias`` subcommand."""
     from galaxyscope.bias.flags import FlagThresholds
@@ -27,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "or far from the centre. Writes one row per image (filename, flagged, score, reasons and the "
         "numbers), prints a summary with counts per reason and the flag rate per class, and optionally "
         "draws the worst cases and stores the flags in an annotation database.",
+        epilog=EXAMPLES,
     )
     p.add_argument("dataset", help="folder of images (optionally with catalog.ecsv/csv) or a catalogue file")
     p.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")

@@ -17,6 +17,14 @@ from galaxyscope.evaluate.defaults import DEFAULT_CONFIDENCE, DEFAULT_FOLDS, DEF
 HELP = "compare measured values with a reference catalogue (metrics, baselines, bootstrap intervals)"
 
 
+EXAMPLES = """\
+examples:
+  galaxyscope evaluate --measured results.ecsv --reference synth_set/catalog.ecsv \\
+      --column bar_length_px --method moments
+  galaxyscope evaluate --measured results.ecsv --reference synth_set/catalog.ecsv \\
+      --column bar_length_px --normalise-by r90_px --where "bar_visibility >= 0.34" --json"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` subcommand."""
     p = subparsers.add_parser(
@@ -27,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "and median relative error with bootstrap intervals, beside a constant prediction, a "
             "cross-validated galaxy-size prediction and a fitted single scale. Tables: ECSV, CSV or FITS."
         ),
+        epilog=EXAMPLES,
     )
     p.add_argument("--measured", required=True, type=Path, metavar="FILE", help="measured table (e.g. RESULTS.ecsv)")
     p.add_argument("--reference", required=True, type=Path, metavar="FILE", help="reference catalogue")

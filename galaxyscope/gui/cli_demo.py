@@ -10,7 +10,13 @@ import argparse
 import os
 import sys
 
-from galaxyscope.gui.cli_gui import add_gui_arguments
+from galaxyscope.gui.cli_gui import add_gui_arguments, shortcuts_hint
+
+EXAMPLES = """\
+examples:
+  galaxyscope demo                                       # the window (xvfb-run -a: on a virtual display)
+  galaxyscope demo --headless --n 8 --out demo_set       # no window: a text tour
+  galaxyscope demo --screenshot demo.png --size 1600x1000"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run the demo on bundled samples (the desktop app; --headless for a text tour)",
         description="Open the galaxyscope window on the bundled real Galaxy Zoo bar examples with the "
         "shipped model. With --headless (or when there is no display and no --screenshot), generate a "
-        "small synthetic set instead, load it and the bundled examples, measure bars and print a summary.",
+        "small synthetic set instead, load it and the bundled examples, measure bars and print a summary. "
+        + shortcuts_hint(),
+        epilog=EXAMPLES,
     )
     add_gui_arguments(p, path=False)
     p.add_argument("--headless", action="store_true", help="no window: print a summary instead")

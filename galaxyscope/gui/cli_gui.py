@@ -8,16 +8,31 @@ from __future__ import annotations
 
 import argparse
 
+from galaxyscope.gui.shortcuts import shortcut_for  # Qt-free: the key list the window's Help shows
+
+EXAMPLES = """\
+examples:
+  galaxyscope gui synth_set                             # a folder with its catalog.ecsv
+  galaxyscope gui gz2/catalog.csv --db bars.sqlite      # annotate into bars.sqlite
+  galaxyscope gui synth_set --screenshot window.png --size 1600x1000"""
+
+
+def shortcuts_hint() -> str:
+    """One sentence naming the key of Help > Keyboard shortcuts (from the shortcut table)."""
+    key = shortcut_for("show_shortcuts").keys[0]
+    return f"In the window, {key} (Help > Keyboard shortcuts) lists every keyboard shortcut."
+
 
 def add_gui_arguments(p: argparse.ArgumentParser, *, path: bool = True) -> None:
     """The options `gui` and `demo` share (``path`` adds the optional PATH argument)."""
     if path:
-        p.add_argument("path", nargs="?", help="folder of images (optionally with catalog.ecsv/csv), "
-                                               "a catalogue file or one image")
+        p.add_argument("path", nargs="?", metavar="PATH",
+                       help="folder of images (optionally with catalog.ecsv/csv), a catalogue file or one image")
     p.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model (if present)")
     p.add_argument("--db", help="annotation database (SQLite) to use; stored for the annotation tools")
+    opened = "PATH" if path else "the bundled examples"
     p.add_argument("--screenshot", metavar="FILE",
-                   help="open PATH, select the first galaxy, compute its saliency and bar, save the "
+                   help=f"open {opened}, select the first galaxy, compute its saliency and bar, save the "
                         "window as a PNG to FILE and exit")
     p.add_argument("--size", metavar="WxH", type=parse_window_size, default=None,
                    help="window size in pixels, e.g. 1600x1000 (default for --screenshot)")
@@ -39,7 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "gui",
         help="open the desktop app (browse, saliency, live bar fits)",
         description="Open the galaxyscope window on PATH: browse the images, show each one's saliency "
-        "and fitted bar, move the thresholds and see the bar re-fit, measure the whole set.",
+        "and fitted bar, move the thresholds and see the bar re-fit, measure the whole set. "
+        + shortcuts_hint(),
+        epilog=EXAMPLES,
     )
     add_gui_arguments(p)
     p.set_defaults(func=run)

@@ -103,6 +103,13 @@ def format_text(info: ImageInfo) -> str:
     ])
 
 
+EXAMPLES = """\
+examples:
+  galaxyscope info frame.fits                   # shape, bands, pixel scale, RA/Dec of the centre
+  galaxyscope info --json a.jpg b.fits          # one JSON object per file
+  galaxyscope info synth_set/                   # a folder: the image set and its catalogue"""
+
+
 def register(subparsers: Any) -> None:
     """Add the ``info`` command to galaxyscope's CLI."""
     p = subparsers.add_parser(
@@ -118,6 +125,7 @@ def register(subparsers: Any) -> None:
             "found and its columns, the pixel-scale and redshift columns, and files it names that "
             "are missing."
         ),
+        epilog=EXAMPLES,
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="image files, folders or catalogues to describe")
     p.add_argument(

@@ -9,6 +9,13 @@ from pathlib import Path
 from galaxyscope.errors import GalaxyscopeError
 
 
+EXAMPLES = """\
+examples:
+  galaxyscope measure synth_set --out results.ecsv       # paper, moments and isophote; the shipped model
+  galaxyscope measure gz2/catalog.csv --method moments --attribution ig --keep dr7objid \\
+      --model my.safetensors --out gz2.ecsv"""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "measure",
@@ -16,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Compute saliency (SmoothGrad by default) for every image of DATASET and measure "
         "the bar with the paper's method and/or ours ('moments'). Writes one row per image and method. "
         "Bad files are skipped and reported.",
+        epilog=EXAMPLES,
     )
     p.add_argument("dataset", help="folder of images (optionally with catalog.ecsv/csv) or a catalogue file")
     p.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")

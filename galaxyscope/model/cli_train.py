@@ -3,7 +3,7 @@
 Example::
 
     galaxyscope train synth_set/ --target has_bar --out bar.safetensors
-    galaxyscope train gz2/catalog.ecsv --regress bar_length --out length.safetensors --epochs 30
+    galaxyscope train synth_set/ --regress bar_length_px --out length.safetensors --epochs 30
 
     galaxyscope train synth/ --target has_bar --init resources/models/default.safetensors \
         --augment survey --unlabelled gz2-kaggle/ --adapt dann --weak decals-zoobot/ --out ft.safetensors
@@ -26,6 +26,14 @@ DEFAULTS = dict(size=96, crop=0.5, channels=3, epochs=15, batch_size=32, lr=2e-3
                 val_fraction=0.2)
 
 
+EXAMPLES = """\
+examples:
+  galaxyscope train synth_set --target has_bar --out bar.safetensors
+  galaxyscope train synth_set --regress bar_length_px --out length.safetensors --epochs 30
+  galaxyscope train synth_set --target has_bar --init resources/models/default.safetensors \\
+      --augment survey --unlabelled gz2-kaggle/ --adapt dann --weak decals-zoobot/ --out ft.safetensors"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
@@ -35,12 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "--target columns hold 0/1 labels or vote fractions (sigmoid outputs, BCE loss). "
                     "Regression: --regress COL learns the column directly (MSE), by default on rows "
                     "with COL > 0 only (barred galaxies).",
+        epilog=EXAMPLES,
     )
     p.add_argument("dataset", help="folder with catalog.ecsv, or a catalogue file naming the images")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--target", action="append", metavar="COL",
                       help="catalogue column to classify (0/1 or vote fraction); repeat for several outputs")
-    what.add_argument("--regress", metavar="COL", help="catalogue column to regress (e.g. bar_length)")
+    what.add_argument("--regress", metavar="COL",
+                      help="catalogue column to regress (e.g. bar_length_px of a galaxyscope synth set)")
     p.add_argument("--out", required=True, metavar="MODEL.safetensors", help="checkpoint to write")
     p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="most epochs (default %(default)s)")
     p.add_argument("--size", type=int, default=None, metavar="PX",
@@ -52,7 +62,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="input channels (default 3, or the --init model's)")
     p.add_argument("--arch", choices=NETWORK_NAMES, default=DEFAULT_NETWORK,
                    help="network (default %(default)s; resnet wants a GPU)")
-    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], metavar="B")
+    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], metavar="B",
+                   help="images per training step (default %(default)s)")
     p.add_argument("--lr", type=float, default=DEFAULTS["lr"], help="learning rate (default %(default)s)")
     p.add_argument("--monitor", metavar="OUTPUT",
                    help="pick the epoch and stop early on this output's validation AUC (RMSE for "
@@ -73,7 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--aug", action="append", default=[], metavar="KEY=VALUE",
                    help="change one augmentation setting, e.g. --aug greyscale=0.5 --aug jpeg=0 "
                         "(keys: the fields of model.augment.AugmentConfig); repeatable")
-    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"],
+                   help="seed of the initial weights, the validation split, the batch order and the "
+                        "augmentation; on a CPU the same seed gives the same weights (default %(default)s)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or mps (default: best available)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--init", metavar="MODEL", default=None,

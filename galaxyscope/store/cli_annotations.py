@@ -14,11 +14,23 @@ from pathlib import Path
 HELP = "export or import hand-drawn bar annotations (SQLite database <-> CSV / ECSV / FITS)"
 
 
+EXPORT_EXAMPLES = """\
+examples:
+  galaxyscope annotations export bars.sqlite --out lengths.ecsv
+  galaxyscope annotations export bars.sqlite --out gz2.csv --set gz2 --no-references"""
+IMPORT_EXAMPLES = """\
+examples:
+  galaxyscope annotations import bars.sqlite alice.ecsv              # merge another annotator's export
+  galaxyscope annotations import bars.sqlite hoyle2011.csv --format hoyle"""
+EXAMPLES = EXPORT_EXAMPLES + "\n" + IMPORT_EXAMPLES.removeprefix("examples:\n")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``annotations`` command with its ``export`` and ``import`` subcommands."""
     p = subparsers.add_parser(
         "annotations", help=HELP,
         description="Move annotations between a galaxyscope annotation database and tables.",
+        epilog=EXAMPLES,
     )
     sub = p.add_subparsers(dest="annotations_command", metavar="{export,import}")
     sub.required = True
@@ -33,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "the extension: .csv, .ecsv or .fits. objid stays exact (int64 or text). The "
             "database is opened read-only."
         ),
+        epilog=EXPORT_EXAMPLES,
     )
     ex.add_argument("db", type=Path, metavar="DB", help="annotation database (SQLite file)")
     ex.add_argument("--out", required=True, type=Path, metavar="FILE",
@@ -53,6 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "lengths keyed by SDSS objid. The database is created if missing; the whole file is "
             "one transaction (an error leaves the database unchanged)."
         ),
+        epilog=IMPORT_EXAMPLES,
     )
     im.add_argument("db", type=Path, metavar="DB", help="annotation database (created if missing)")
     im.add_argument("file", type=Path, metavar="FILE", help="table to import (.csv, .ecsv, .fits)")

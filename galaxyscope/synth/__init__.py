@@ -40,3 +40,7 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(f"galaxyscope.synth.{_EXPORTS[name]}"), name)
     raise AttributeError(f"module 'galaxyscope.synth' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -9,6 +9,12 @@ import argparse
 import sys
 
 
+EXAMPLES = """\
+examples:
+  galaxyscope synth synth_set --n 200 --seed 1
+  galaxyscope synth star_set --n 400 --artefact star --artefact-fraction 0.5 --format both --workers 2"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``synth`` subcommand."""
     p = subparsers.add_parser(
@@ -18,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Render synthetic disc galaxies framed like Galaxy Zoo 2 (424x424, R90 ~ 50 px) with "
             "exactly known bars, and write images, bar masks and OUTDIR/catalog.ecsv."
         ),
+        epilog=EXAMPLES,
     )
     p.add_argument("outdir", help="output folder (created if missing)")
     p.add_argument("--n", type=int, default=100, help="number of galaxies (default 100)")
