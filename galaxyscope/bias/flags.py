@@ -14,13 +14,19 @@ that told a model relying on the star from one that merely sees it: SmoothGrad
 puts a similar share of saliency on a saturated star for both (the maps follow
 bright input structure), but only the shortcut model's saliency is pulled off
 the galaxy towards it. The source-share rule is kept for the blatant cases.
+
+Those fixed numbers do not carry over to another model or image size (issue 21):
+`galaxyscope.bias.calibrate` derives each rule's threshold from the model's own
+scores (a clean reference set, or the scanned set itself) and `RuleThresholds`
+carries, with each number, the sentence saying what it was compared with.
+`FlagThresholds` stays as the fixed, reproducible option.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping, Union
 
 if TYPE_CHECKING:  # only for hints: keeps `galaxyscope --help` free of scipy / scikit-image
     from galaxyscope.bias.scores import PlacementScores
@@ -55,13 +61,43 @@ class FlagThresholds:
 
 
 @dataclass(frozen=True)
+class RuleThresholds:
+    """Per-rule thresholds with what each was derived from (e.g. a reference set's quantile).
+
+    values: rule kind -> threshold (a kind left out is not judged).
+    basis: rule kind -> words saying what the threshold is ("the 99th percentile of
+        200 clean synthetic galaxies scanned with this model"), quoted in every reason.
+    mode: how they were made ("reference", "scan" or "fixed"), for tables and reports.
+    """
+
+    values: Mapping[str, float]
+    basis: Mapping[str, str]
+    mode: str = "reference"
+    flag_no_galaxy: bool = True
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain form for a table's metadata and JSON reports."""
+        return {"mode": self.mode, "flag_no_galaxy": self.flag_no_galaxy,
+                **{f"{k}": float(v) for k, v in self.values.items()},
+                **{f"{k}_basis": str(b) for k, b in self.basis.items()}}
+
+
+#: what `evaluate_flags` takes: the fixed thresholds or calibrated ones
+Thresholds = Union[FlagThresholds, RuleThresholds]
+
+
+@dataclass(frozen=True)
 class BiasFlag:
-    """One rule that fired: its kind, a readable reason, the value and the threshold."""
+    """One rule that fired: its kind, a readable reason, the value and the threshold.
+
+    basis: what the threshold is (empty for the fixed thresholds).
+    """
 
     kind: str
     reason: str
     value: float
     threshold: float
+    basis: str = ""
 
     @property
     def ratio(self) -> float:
@@ -117,11 +153,19 @@ def rule_values(scores: PlacementScores) -> dict[str, float]:
             ON_BORDER: s.share_border}
 
 
-def evaluate_flags(scores: PlacementScores, thresholds: FlagThresholds | None = None) -> FlagResult:
+def threshold_of(thresholds: Thresholds, kind: str) -> tuple[float, str]:
+    """(threshold, basis) of one rule; a rule a `RuleThresholds` leaves out never fires."""
+    if isinstance(thresholds, RuleThresholds):
+        return float(thresholds.values.get(kind, math.inf)), str(thresholds.basis.get(kind, ""))
+    return float(getattr(thresholds, RULE_THRESHOLDS[kind])), ""
+
+
+def evaluate_flags(scores: PlacementScores, thresholds: Thresholds | None = None) -> FlagResult:
     """Apply every rule to one image's placement scores.
 
     Why one function: the scan, the GUI and tests all need the same verdict and
-    the same wording.
+    the same wording. ``thresholds``: the fixed `FlagThresholds` (default) or
+    calibrated `RuleThresholds`, whose basis every reason quotes.
     """
     t = thresholds or FlagThresholds()
     values = rule_values(scores)
@@ -131,28 +175,46 @@ def evaluate_flags(scores: PlacementScores, thresholds: FlagThresholds | None = 
         fired.append(BiasFlag(NO_GALAXY, "no central galaxy found: the saliency cannot be checked against it",
                               1.0, 1.0))
     for kind, value in values.items():
-        threshold = float(getattr(t, RULE_THRESHOLDS[kind]))
+        threshold, basis = threshold_of(t, kind)
         if threshold > 0 and math.isfinite(threshold):
             ratios.append(value / threshold)
         if value >= threshold:
-            fired.append(BiasFlag(kind, _reason(kind, scores, threshold), float(value), threshold))
+            fired.append(BiasFlag(kind, _reason(kind, scores, threshold, basis), float(value), threshold, basis))
     score = max(ratios, default=0.0)
     if fired:
         score = max(score, 1.0)
     return FlagResult(flags=tuple(fired), score=float(score), scores=scores)
 
 
-def _reason(kind: str, s: PlacementScores, threshold: float) -> str:
-    """The readable sentence for a rule that fired, with the numbers behind it."""
+def _reason(kind: str, s: PlacementScores, threshold: float, basis: str = "") -> str:
+    """The readable sentence for a rule that fired, with the numbers behind it.
+
+    With a ``basis`` the sentence ends with what the value was compared with
+    ("above 21 %, the 99th percentile of ..."); without one, with the fixed threshold.
+    """
+    if basis:
+        shown = f"{threshold:.2f} galaxy radii" if kind == OFFSET else _pct(threshold)
+        return f"{_observation(kind, s)}: above {shown}, {basis}"
+    pct = _pct
+    if kind == ON_SOURCE:
+        return f"{_observation(kind, s)} (threshold {pct(threshold)})"
+    if kind == OFF_GALAXY:
+        return f"{_observation(kind, s)[:-1]}; threshold {pct(threshold)})"
+    if kind == OFFSET:
+        return f"{_observation(kind, s)[:-1]}; threshold {threshold:g})"
+    return f"{_observation(kind, s)} (threshold {pct(threshold)})"
+
+
+def _observation(kind: str, s: PlacementScores) -> str:
+    """What was seen, in words and numbers, without the threshold."""
     pct = _pct
     if kind == ON_SOURCE:
         where = f" at ({s.top_source_xy[0]:.0f}, {s.top_source_xy[1]:.0f})" if s.top_source_xy else ""
         peak = "; the map's peak lies on it" if s.peak_on_source and s.top_source_xy else ""
-        return (f"{pct(s.top_source_share)} of the saliency lies on another source (star/companion)"
-                f"{where}{peak} (threshold {pct(threshold)})")
+        return f"{pct(s.top_source_share)} of the saliency lies on another source (star/companion){where}{peak}"
     if kind == OFF_GALAXY:
         return (f"{pct(s.share_outside)} of the saliency lies outside the galaxy "
-                f"({pct(s.share_sources)} on other sources; threshold {pct(threshold)})")
+                f"({pct(s.share_sources)} on other sources)")
     if kind == OFFSET:
         pulled = ""
         if s.top_source_xy is not None and s.top_source_share >= PULL_SHARE:
@@ -160,8 +222,8 @@ def _reason(kind: str, s: PlacementScores, threshold: float) -> str:
                       f"{s.top_source_xy[1]:.0f}) that holds {pct(s.top_source_share)} of it")
         return (f"the saliency centroid at ({s.centroid_xy[0]:.0f}, {s.centroid_xy[1]:.0f}) lies "
                 f"{s.centroid_offset_r:.2f} galaxy radii ({s.centroid_offset_px:.0f} px) from the galaxy "
-                f"centre{pulled} (radius {s.galaxy_radius_px:.0f} px; threshold {threshold:g})")
-    return f"{pct(s.share_border)} of the saliency lies on the border of the frame (threshold {pct(threshold)})"
+                f"centre{pulled} (radius {s.galaxy_radius_px:.0f} px)")
+    return f"{pct(s.share_border)} of the saliency lies on the border of the frame"
 
 
 def _pct(x: float) -> str:

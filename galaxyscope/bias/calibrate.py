@@ -1,0 +1,257 @@
+"""Thresholds taken from the model's own behaviour, not from one experiment (issue 21).
+
+Why: how much saliency a model puts off the galaxy, on the border or on a star
+depends on its architecture, its input size and the framing of its images.
+Fixed thresholds tuned on one model flagged 94 % of a clean set for another. So
+each placement rule's threshold is derived from the scores this model gives:
+
+- ``reference``: a high quantile (default the 99th percentile) of each rule's value
+  over a reference set of clean galaxies scanned with the same model and the same
+  saliency settings: a clean synthetic set `scan-bias` makes itself for the images'
+  size (`galaxyscope.bias.reference`), or a folder the user names. "Flagged" then
+  means "places its saliency as this model never does on clean galaxies".
+- ``scan``: robust outliers within the scanned set itself, median + k x MAD
+  (scaled to a Gaussian sigma) of each rule's value. Needs no reference, but
+  cannot see a shortcut that most of the set carries.
+- ``fixed``: the absolute `FlagThresholds`, for reproducing older scans.
+
+A rule that fires on most of a set (``broad_fraction``) says so once, as a note
+("the model's saliency is broadly off-galaxy: a model-wide problem, not per-image
+bias"), and its per-image flags are dropped (kept in ``fixed`` mode, which
+reproduces the old flags exactly).
+
+Every threshold carries the words that say what it was compared with, and every
+reason quotes them. The defaults (`DEFAULT_QUANTILE`, `DEFAULT_K`) were chosen on
+tuning sets separate from those reported (experiments/bias_grid.py, seeds 100/101;
+docs/experiments/bias-grid.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from galaxyscope.bias.flags import (
+    OFF_GALAXY,
+    OFFSET,
+    ON_BORDER,
+    ON_SOURCE,
+    FlagResult,
+    FlagThresholds,
+    RuleThresholds,
+    Thresholds,
+    evaluate_flags,
+    rule_values,
+)
+from galaxyscope.bias.scores import PlacementScores
+
+#: the placement rules a calibration sets a threshold for
+RULES: tuple[str, ...] = (ON_SOURCE, OFF_GALAXY, OFFSET, ON_BORDER)
+MODES: tuple[str, ...] = ("reference", "scan", "fixed")
+#: quantile of the reference scores used as threshold (tuned on the grid's tuning sets)
+DEFAULT_QUANTILE = 0.99
+#: robust-outlier factor of the ``scan`` mode: median + K x 1.4826 MAD (tuned likewise)
+DEFAULT_K = 5.0
+#: a rule firing on more than this share of a set is a model-wide note, not per-image flags
+DEFAULT_BROAD_FRACTION = 0.5
+#: sets smaller than this never count as "broad" (a handful of images says nothing model-wide)
+MIN_BROAD_IMAGES = 10
+#: the smallest distance from the typical value a threshold keeps, per rule, in the rule's
+#: units. Why: a rule whose value is 0 for nearly every clean image (no other source) would
+#: otherwise get a threshold of 0 and fire on any trace of saliency off the galaxy.
+MIN_MARGIN: Mapping[str, float] = {ON_SOURCE: 0.05, OFF_GALAXY: 0.05, OFFSET: 0.1, ON_BORDER: 0.02}
+
+#: the note a broad rule gives, per rule (completed with the numbers)
+BROAD_WORDS: Mapping[str, str] = {
+    ON_SOURCE: "the model's saliency broadly lies on other sources (stars, companions)",
+    OFF_GALAXY: "the model's saliency is broadly off-galaxy",
+    OFFSET: "the model's saliency is broadly off-centre",
+    ON_BORDER: "the model's saliency broadly lies on the frame's border",
+}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How a scan sets its thresholds (see the module docstring).
+
+    mode: "reference", "scan" or "fixed".
+    quantile: the reference quantile used as threshold (``reference``).
+    k: the MAD factor (``scan``).
+    fixed: the absolute thresholds of ``fixed`` mode (and ``flag_no_galaxy`` for all modes).
+    broad_fraction: a rule firing on more than this share of a set becomes one note.
+    """
+
+    mode: str = "reference"
+    quantile: float = DEFAULT_QUANTILE
+    k: float = DEFAULT_K
+    fixed: FlagThresholds = field(default_factory=FlagThresholds)
+    broad_fraction: float = DEFAULT_BROAD_FRACTION
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"unknown threshold mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        if not 0.5 <= self.quantile < 1:
+            raise ValueError(f"quantile must be in [0.5, 1), got {self.quantile}")
+        if not self.k > 0:
+            raise ValueError(f"k must be positive, got {self.k}")
+        if not 0 < self.broad_fraction <= 1:
+            raise ValueError(f"broad fraction must be in (0, 1], got {self.broad_fraction}")
+
+
+@dataclass
+class FlagOutcome:
+    """The verdict on every image of a set, and the notes about the set as a whole.
+
+    broad: rule kind -> share of the set on which it fired, for the rules that fired
+        on more than the broad fraction (their per-image flags are dropped, except in
+        ``fixed`` mode).
+    """
+
+    verdicts: list[FlagResult]
+    thresholds: Thresholds
+    notes: list[str] = field(default_factory=list)
+    broad: dict[str, float] = field(default_factory=dict)
+
+
+def value_table(scores: Sequence[PlacementScores]) -> dict[str, np.ndarray]:
+    """Each rule's value over a set of images (NaN where the rule cannot be judged)."""
+    vals = [rule_values(s) for s in scores]
+    return {k: np.array([v.get(k, math.nan) for v in vals], float) for k in RULES}
+
+
+def reference_thresholds(scores: Sequence[PlacementScores], what: str, *,
+                         quantile: float = DEFAULT_QUANTILE,
+                         flag_no_galaxy: bool = True) -> RuleThresholds:
+    """Each rule's threshold at ``quantile`` of its values on a clean reference set.
+
+    ``what`` names the reference in the reasons ("200 clean synthetic galaxies").
+    The threshold is at least the reference median plus `MIN_MARGIN`.
+    Raises ValueError when the reference has no image with a galaxy.
+    """
+    table = value_table(scores)
+    values: dict[str, float] = {}
+    basis: dict[str, str] = {}
+    for kind, v in table.items():
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            raise ValueError(f"the reference ({what}) has no image where a galaxy was found")
+        q = float(np.quantile(v, quantile))
+        values[kind] = max(q, float(np.median(v)) + MIN_MARGIN[kind])
+        floor = " (raised to the median + a minimum margin)" if values[kind] > q else ""
+        basis[kind] = f"the {_ordinal(quantile)} percentile of {v.size} {what} scanned with this model{floor}"
+    return RuleThresholds(values=values, basis=basis, mode="reference", flag_no_galaxy=flag_no_galaxy)
+
+
+def scan_thresholds(scores: Sequence[PlacementScores], *, k: float = DEFAULT_K,
+                    flag_no_galaxy: bool = True, what: str = "scanned images") -> RuleThresholds:
+    """Each rule's threshold at median + k x 1.4826 MAD of its values over the scanned set.
+
+    The spread is at least `MIN_MARGIN` / k, so a rule whose value is nearly always
+    the same still needs a real excess to fire.
+    """
+    table = value_table(scores)
+    values: dict[str, float] = {}
+    basis: dict[str, str] = {}
+    for kind, v in table.items():
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            values[kind], basis[kind] = math.inf, "no image with a galaxy to compare with"
+            continue
+        med = float(np.median(v))
+        mad = 1.4826 * float(np.median(np.abs(v - med)))
+        spread = max(mad, MIN_MARGIN[kind] / k)
+        values[kind] = med + k * spread
+        shown = f"{med:.2f} galaxy radii" if kind == OFFSET else f"{100 * med:.0f} %"
+        basis[kind] = f"the median of the {v.size} {what} ({shown}) + {k:g} x their robust spread"
+    return RuleThresholds(values=values, basis=basis, mode="scan", flag_no_galaxy=flag_no_galaxy)
+
+
+def fixed_thresholds(thresholds: FlagThresholds | None = None) -> FlagThresholds:
+    """The absolute thresholds (the old behaviour), unchanged."""
+    return thresholds or FlagThresholds()
+
+
+def flag_set(scores: Sequence[PlacementScores], thresholds: Thresholds, *,
+             broad_fraction: float = DEFAULT_BROAD_FRACTION) -> FlagOutcome:
+    """Flags for every image, with rules that fire on most of the set turned into notes.
+
+    Why a set-level step: a rule that fires on most images says something about
+    the model (or about the set's difference from the reference), not about those
+    images; listing it on every row buries the images that do stand out.
+    Fixed thresholds keep their per-image flags (reproducibility) but get the note.
+    """
+    verdicts = [evaluate_flags(s, thresholds) for s in scores]
+    outcome = FlagOutcome(verdicts=verdicts, thresholds=thresholds)
+    n = len(verdicts)
+    if n < MIN_BROAD_IMAGES:
+        return outcome
+    keep_flags = not isinstance(thresholds, RuleThresholds)
+    for kind in RULES:
+        fired = sum(kind in v.kinds for v in verdicts)
+        share = fired / n
+        if share <= broad_fraction:
+            continue
+        outcome.broad[kind] = share
+        t = verdicts[next(i for i, v in enumerate(verdicts) if kind in v.kinds)]
+        flag = t.flags[t.kinds.index(kind)]
+        against = f"above {_shown(kind, flag.threshold)}" + (f", {flag.basis}" if flag.basis else " (fixed threshold)")
+        what = "kept on every image (fixed thresholds)" if keep_flags else "not flagged image by image"
+        outcome.notes.append(f"{BROAD_WORDS[kind]} ({fired} of {n} images, {100 * share:.0f} %, {against}): "
+                             f"a model-wide problem, not per-image bias; {what}")
+    if outcome.broad and not keep_flags:
+        outcome.verdicts = [_without(v, set(outcome.broad)) for v in verdicts]
+    return outcome
+
+
+def threshold_lines(thresholds: Thresholds) -> list[str]:
+    """One readable line per rule: its threshold and what it was derived from."""
+    from galaxyscope.bias.flags import threshold_of
+
+    lines = []
+    for kind in RULES:
+        value, basis = threshold_of(thresholds, kind)
+        lines.append(f"  {kind}: {_shown(kind, value)}" + (f" = {basis}" if basis else " (fixed)"))
+    return lines
+
+
+def thresholds_meta(thresholds: Thresholds) -> dict[str, object]:
+    """Plain form of either kind of thresholds, for a table's metadata."""
+    if isinstance(thresholds, RuleThresholds):
+        return thresholds.as_dict()
+    return {"mode": "fixed", **dict(vars(thresholds))}
+
+
+# ----------------------------------------------------------------------------- internals
+
+
+def _without(v: FlagResult, kinds: set[str]) -> FlagResult:
+    """The verdict without the flags of ``kinds``; its score ignores them too (capped below 1)."""
+    flags = tuple(f for f in v.flags if f.kind not in kinds)
+    score = max((f.ratio for f in flags), default=0.0)
+    if not flags:
+        others = [r for r in _ratios(v) if r[0] not in kinds]
+        score = min(max((r[1] for r in others), default=0.0), 0.999)
+    return FlagResult(flags=flags, score=float(score), scores=v.scores)
+
+
+def _ratios(v: FlagResult) -> list[tuple[str, float]]:
+    return [(f.kind, f.ratio) for f in v.flags]
+
+
+def _shown(kind: str, value: float) -> str:
+    if not math.isfinite(value):
+        return "never"
+    return f"{value:.2f} galaxy radii" if kind == OFFSET else f"{100 * value:.0f} %"
+
+
+def _ordinal(q: float) -> str:
+    pct = 100 * q
+    n = f"{pct:.1f}".rstrip("0").rstrip(".")
+    if "." in n:
+        return f"{n}th"
+    i = int(n)
+    suffix = "th" if 10 <= i % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(i % 10, "th")
+    return f"{i}{suffix}"
