@@ -168,20 +168,23 @@ class IsophoteFit:
 
 
 def _luminance(image) -> np.ndarray:
+    """Float64 channel mean of a GalaxyImage or an array, the same way for both.
+
+    Why not GalaxyImage.luminance(): it averages in float32, and photutils' ellipse
+    fitter can take another path on a last-bit difference, so the same pixels
+    measured as an image or as an array gave different bars.
+    """
     from galaxyscope.images.galaxy_image import GalaxyImage
 
-    if isinstance(image, GalaxyImage):
-        lum = image.luminance()
+    arr = np.asarray(image.pixels if isinstance(image, GalaxyImage) else image, dtype=np.float64)
+    if arr.ndim == 3:
+        with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+            warnings.simplefilter("ignore")
+            lum = arr[:, :, 0] if arr.shape[2] == 1 else np.nanmean(arr, axis=2)
+    elif arr.ndim == 2:
+        lum = arr
     else:
-        arr = np.asarray(image, dtype=np.float64)
-        if arr.ndim == 3:
-            with warnings.catch_warnings(), np.errstate(invalid="ignore"):
-                warnings.simplefilter("ignore")
-                lum = arr[:, :, 0] if arr.shape[2] == 1 else np.nanmean(arr, axis=2)
-        elif arr.ndim == 2:
-            lum = arr
-        else:
-            raise ValueError(f"image must be HxW or HxWxC, got shape {arr.shape}")
+        raise ValueError(f"image must be HxW or HxWxC, got shape {arr.shape}")
     return np.asarray(lum, dtype=np.float64)
 
 
