@@ -18,14 +18,18 @@ The method table (`METHODS`, each spec carrying its compute function) lives in
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
+import sys
+import threading
 import time
+import types
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import torch
-from captum.attr import NoiseTunnel, Saliency
 
 from galaxyscope.images.galaxy_image import GalaxyImage
 from galaxyscope.model.loaded import LoadedModel
@@ -197,7 +201,7 @@ def smoothgrad_attribution(
     ``nt_samples_batch_size=chunk`` (tests check the equality). The caller's RNG
     state is restored afterwards.
     """
-    nt = NoiseTunnel(Saliency(net))
+    nt = captum_class("NoiseTunnel")(captum_class("Saliency")(net))
     total: torch.Tensor | None = None
     done = 0
     if progress:
@@ -255,6 +259,75 @@ def last_conv_layer(net: torch.nn.Module) -> tuple[str, torch.nn.Module]:
     if found is None:
         raise SaliencyError("Grad-CAM needs a network with a Conv2d layer; this one has none")
     return found
+
+
+# ----------------------------------------------------------------------------- Captum classes
+
+#: where each Captum class we use is defined (captum 0.7-0.9; stable since 0.2)
+CAPTUM_HOMES: dict[str, str] = {
+    "NoiseTunnel": "captum.attr._core.noise_tunnel",
+    "Saliency": "captum.attr._core.saliency",
+    "IntegratedGradients": "captum.attr._core.integrated_gradients",
+    "LayerGradCam": "captum.attr._core.layer.grad_cam",
+    "Occlusion": "captum.attr._core.occlusion",
+    "LayerAttribution": "captum.attr._utils.attribution",
+}
+_CAPTUM_LOCK = threading.Lock()
+_CAPTUM_LOADED: dict[str, type] = {}
+
+
+def captum_class(name: str) -> type:
+    """One Captum attribution class, loaded without Captum's package initialisers when possible.
+
+    Why: ``import captum.attr`` (or any ``captum.attr._core.X``: Python runs the parent
+    packages' ``__init__`` first) loads every attribution, the LLM ones and the
+    visualisation helpers: 1.2-1.5 s of a batch's start, paid once per process and so
+    once per Dask worker. The classes we use need only their own modules plus
+    ``captum._utils`` and ``captum.log`` (about 20 ms). So, unless the public package is
+    already loaded (then its classes are used), the modules in `CAPTUM_HOMES` are imported
+    once with ``captum`` and ``captum.attr`` stood in for by bare packages, and every
+    module that this loaded is taken out of ``sys.modules`` again: a later
+    ``import captum.attr`` elsewhere runs the real initialisers as if nothing had happened
+    (its classes are then equal copies of these). Any failure (another Captum layout)
+    falls back to the public ``captum.attr``.
+    """
+    if name not in CAPTUM_HOMES:
+        raise KeyError(f"no Captum home recorded for {name!r}")
+    public = sys.modules.get("captum.attr")
+    if public is not None and hasattr(public, name):
+        return getattr(public, name)
+    with _CAPTUM_LOCK:
+        if not _CAPTUM_LOADED:
+            try:
+                _CAPTUM_LOADED.update(_load_without_package_init())
+            except Exception:  # noqa: BLE001 - any surprise: the documented public import
+                public = importlib.import_module("captum.attr")
+                _CAPTUM_LOADED.update({n: getattr(public, n) for n in CAPTUM_HOMES})
+    return _CAPTUM_LOADED[name]
+
+
+def _load_without_package_init() -> dict[str, type]:
+    """Every class of `CAPTUM_HOMES`, imported under bare ``captum``/``captum.attr`` packages;
+    the modules this added to ``sys.modules`` are removed again (see `captum_class`)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("captum")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("captum is not installed")
+    root = Path(list(spec.submodule_search_locations)[0])
+    before = set(sys.modules)
+    try:
+        for pkg, folder in (("captum", root), ("captum.attr", root / "attr")):
+            if pkg not in sys.modules:
+                stub = types.ModuleType(pkg)
+                stub.__path__ = [str(folder)]
+                stub.__package__ = pkg
+                sys.modules[pkg] = stub
+        return {n: getattr(importlib.import_module(m), n) for n, m in CAPTUM_HOMES.items()}
+    finally:
+        for mod in set(sys.modules) - before:
+            if mod == "captum" or mod.startswith("captum."):
+                del sys.modules[mod]
 
 
 # ----------------------------------------------------------------------------- internals

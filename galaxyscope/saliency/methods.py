@@ -69,15 +69,18 @@ def _smoothgrad_x_input(net: Any, x: Any, target: int | None, params: dict[str, 
 
 def _gradient(net: Any, x: Any, target: int | None, params: dict[str, Any],
               progress: Progress | None, cancel: CancelCheck | None) -> Any:
-    from captum.attr import Saliency
+    from galaxyscope.saliency.attributions import captum_class
 
-    return Saliency(net).attribute(x, target=target, abs=True)
+    return captum_class("Saliency")(net).attribute(x, target=target, abs=True)
 
 
 def _integrated_gradients(net: Any, x: Any, target: int | None, params: dict[str, Any],
                           progress: Progress | None, cancel: CancelCheck | None) -> Any:
     import torch
-    from captum.attr import IntegratedGradients
+
+    from galaxyscope.saliency.attributions import captum_class
+
+    IntegratedGradients = captum_class("IntegratedGradients")
 
     if params["baseline"] == "blur":
         from scipy.ndimage import gaussian_filter
@@ -95,7 +98,10 @@ def _integrated_gradients(net: Any, x: Any, target: int | None, params: dict[str
 def _gradcam(net: Any, x: Any, target: int | None, params: dict[str, Any],
              progress: Progress | None, cancel: CancelCheck | None) -> Any:
     import torch
-    from captum.attr import LayerAttribution, LayerGradCam
+
+    from galaxyscope.saliency.attributions import captum_class
+
+    LayerAttribution, LayerGradCam = captum_class("LayerAttribution"), captum_class("LayerGradCam")
 
     layer = dict(net.named_modules())[params["layer"]]
     cam = LayerGradCam(net, layer).attribute(x, target=target, relu_attributions=True)
@@ -104,7 +110,9 @@ def _gradcam(net: Any, x: Any, target: int | None, params: dict[str, Any],
 
 def _occlusion(net: Any, x: Any, target: int | None, params: dict[str, Any],
                progress: Progress | None, cancel: CancelCheck | None) -> Any:
-    from captum.attr import Occlusion
+    from galaxyscope.saliency.attributions import captum_class
+
+    Occlusion = captum_class("Occlusion")
 
     c, size = x.shape[1], x.shape[-1]
     window = max(1, int(round(params["window_fraction"] * size)))
