@@ -134,20 +134,70 @@ def measure_dataset(
     ``read_limits`` (`ReadLimits`): each image read runs under a time limit and a cap
     on the pixels its header declares; one over either is a skipped image (None: off).
     """
-    from galaxyscope.measure import measure_bar
-    from galaxyscope.model.domain import domain_reasons
-    from galaxyscope.saliency.attributions import compute_saliency
-
     check_keep_columns(image_set, keep_columns)
     if getattr(model.meta, "task", "classify") == "regress":
         report = _regress_dataset(image_set, model, target=target, progress=progress, cancel=cancel,
                                   on_rows=on_rows, read_limits=read_limits)
         return add_catalogue_columns(report, image_set, keep_columns)
+    failures: list[ImageReadError] = []
+    measure_one, threshold = image_measurer(
+        model, failures, methods=methods, attribution=attribution, n_samples=n_samples, noise=noise,
+        target=target, cache=cache, options=options, min_bar_probability=min_bar_probability,
+        calibrate_lengths=calibrate_lengths, check_agreement=check_agreement)
+    rows = rows_of_each(image_set, measure_one, failures, on_rows=on_rows, progress=progress, cancel=cancel,
+                        read_limits=read_limits)
+    table = results_table(rows, model, threshold=threshold, attribution=attribution, n_samples=n_samples,
+                          noise=noise)
+    report = MeasureReport(table=table, failures=failures + list(image_set.failures), n_images=len(image_set))
+    return add_catalogue_columns(report, image_set, keep_columns)
+
+
+def results_table(rows: list[dict], model, *, threshold: float, attribution: str, n_samples: int,
+                  noise: float) -> Table:
+    """The results table of saliency rows, with the run's settings in its meta.
+
+    Why its own function: the single-process batch and the distributed one
+    (`jobs.distributed_measure`, gathering Parquet partitions) must write the same table.
+    """
+    table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS, dtype=COLUMN_DTYPES)
+    table.meta["min_bar_probability"] = threshold
+    table.meta["framing"] = model.preprocessing.framing
+    table.meta["attribution"] = attribution
+    table.meta["n_samples"] = n_samples
+    table.meta["noise"] = noise
+    table.meta["model_sha256"] = getattr(model, "sha256", "")
+    return table
+
+
+def image_measurer(
+    model,
+    failures: list[ImageReadError],
+    *,
+    methods: Sequence[str] = BAR_METHODS,
+    attribution: str = DEFAULT_METHOD,
+    n_samples: int = DEFAULT_SAMPLES,
+    noise: float = DEFAULT_NOISE,
+    target: str | None = None,
+    cache=None,
+    options: dict | None = None,
+    min_bar_probability: float | None = None,
+    calibrate_lengths: bool = True,
+    check_agreement: bool = True,
+) -> tuple[Callable[[str, Any], list[dict]], float]:
+    """``(measure_one, threshold)``: ``measure_one(key, image)`` gives one image's rows (see
+    `measure_dataset`); a bar method failing on it is appended to ``failures``.
+
+    Why a factory: every path that measures one image (this process's batch, a Dask
+    worker's partition) runs this same function, so their results are identical.
+    """
+    from galaxyscope.measure import measure_bar
+    from galaxyscope.model.domain import domain_reasons
+    from galaxyscope.saliency.attributions import compute_saliency
+
     pre = model.preprocessing
     threshold = model_min_bar_probability(model) if min_bar_probability is None else float(min_bar_probability)
     saliency_methods = [m for m in methods if m != "isophote"]
     want_isophote = "isophote" in methods or (check_agreement and bool(saliency_methods))
-    failures: list[ImageReadError] = []
 
     def measure_one(key: str, image) -> list[dict]:
         image_rows: list[dict] = []
@@ -187,17 +237,7 @@ def measure_dataset(
                                               framing=framing, box=box, wcs=image.wcs, raw_length_px=raw))
         return image_rows
 
-    rows = rows_of_each(image_set, measure_one, failures, on_rows=on_rows, progress=progress, cancel=cancel,
-                        read_limits=read_limits)
-    table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS, dtype=COLUMN_DTYPES)
-    table.meta["min_bar_probability"] = threshold
-    table.meta["framing"] = pre.framing
-    table.meta["attribution"] = attribution
-    table.meta["n_samples"] = n_samples
-    table.meta["noise"] = noise
-    table.meta["model_sha256"] = getattr(model, "sha256", "")
-    report = MeasureReport(table=table, failures=failures + list(image_set.failures), n_images=len(image_set))
-    return add_catalogue_columns(report, image_set, keep_columns)
+    return measure_one, threshold
 
 
 def guarded(image, key: str, failures: list[ImageReadError], work: Callable[[], list[dict]]) -> list[dict]:
@@ -341,8 +381,19 @@ def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=Non
     Its prediction is in the units of the column it was trained on (pixels for
     bar_length_px); no saliency, so width, angle and endpoints are NaN.
     """
-    idx = model.output_index(target if target is not None else 0)
     failures: list[ImageReadError] = []
+    regress_one = image_regressor(model, target)
+    rows = rows_of_each(image_set, regress_one, failures, on_rows=on_rows, progress=progress, cancel=cancel,
+                        read_limits=read_limits)
+    table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS)
+    table.meta["model_sha256"] = getattr(model, "sha256", "")
+    table.meta["regressed_column"] = model.meta.output_names[model.output_index(target if target is not None else 0)]
+    return MeasureReport(table=table, failures=failures + list(image_set.failures), n_images=len(image_set))
+
+
+def image_regressor(model, target: str | None = None) -> Callable[[str, Any], list[dict]]:
+    """``regress_one(key, image)``: the direct-regression row of one image (method "regressor")."""
+    idx = model.output_index(target if target is not None else 0)
 
     def regress_one(key: str, image) -> list[dict]:
         length = float(model.predict([image])[0, idx])
@@ -353,9 +404,4 @@ def _regress_dataset(image_set, model, *, target=None, progress=None, cancel=Non
                    framing=model.preprocessing.describe_box(image), crop_x0=-1, crop_y0=-1, crop_side_px=-1)
         return [row]
 
-    rows = rows_of_each(image_set, regress_one, failures, on_rows=on_rows, progress=progress, cancel=cancel,
-                        read_limits=read_limits)
-    table = Table(rows=rows, names=COLUMNS) if rows else Table(names=COLUMNS)
-    table.meta["model_sha256"] = getattr(model, "sha256", "")
-    table.meta["regressed_column"] = model.meta.output_names[idx]
-    return MeasureReport(table=table, failures=failures + list(image_set.failures), n_images=len(image_set))
+    return regress_one
