@@ -45,7 +45,7 @@ def test_new_database_has_wal_foreign_keys_full_sync_and_busy_timeout(store):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
-    assert store.schema_version == 3 and store.upgraded_from is None
+    assert store.schema_version == 4 and store.upgraded_from is None
     assert store.integrity_check() == "ok"
 
 

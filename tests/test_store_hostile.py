@@ -90,7 +90,7 @@ def test_a_genuine_file_still_opens_and_migrates(tmp_path):
     db = tmp_path / "mine.db"
     AnnotationStore(db).close()
     with AnnotationStore(db) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == 4
     from test_store_open import make_v1
 
     old = tmp_path / "v1.db"

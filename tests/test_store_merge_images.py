@@ -17,9 +17,11 @@ def make_v2_with_duplicates(db, folder):
     png.parent.mkdir(parents=True)
     png.write_bytes(b"\x89PNG not really, but bytes to hash")
     digest = hashlib.sha256(png.read_bytes()).hexdigest()
-    AnnotationStore(db).close()  # the current schema; versions 2 and 3 have the same tables
+    AnnotationStore(db).close()  # the current schema, less what version 4 added: version 2's tables
     raw = sqlite3.connect(db)
-    raw.execute("DELETE FROM schema_version WHERE version = 3")
+    for table in ("bar_label_history", "bar_labels", "model_versions"):
+        raw.execute(f"DROP TABLE {table}")
+    raw.execute("DELETE FROM schema_version WHERE version >= 3")
     raw.execute("INSERT OR IGNORE INTO schema_version VALUES (2, ?)", (NOW,))
     raw.execute("INSERT INTO images (id, path, sha256, set_name, objid_int, created_utc) VALUES "
                 "(1, ?, ?, 'set', NULL, ?)", (png.as_posix(), digest, NOW))
@@ -42,7 +44,7 @@ def test_duplicates_merge_into_one_row_keeping_annotations_flags_and_metadata(tm
     db = tmp_path / "bars.db"
     png = make_v2_with_duplicates(db, tmp_path)
     with AnnotationStore(db) as store:
-        assert store.upgraded_from == 2 and store.schema_version == 3
+        assert store.upgraded_from == 2 and store.schema_version == 4
         images = store.images()
         assert [i.path for i in images] == [image_key(png), "elsewhere/b.png"]  # b: nothing to match, kept
         merged = images[0]

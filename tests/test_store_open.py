@@ -132,7 +132,7 @@ def test_v1_file_is_migrated_to_current(tmp_path):
     old = tmp_path / "v1.db"
     make_v1(old)
     with AnnotationStore(old) as store:
-        assert store.upgraded_from == 1 and store.schema_version == SCHEMA_VERSION == 3
+        assert store.upgraded_from == 1 and store.schema_version == SCHEMA_VERSION == 4
         ann = store.get_annotation(1)
         assert ann.bar == BarLine(0, 0, 30, 40) and ann.note is None and ann.revision == 2
         assert ann.image_path == "gz/a.jpg" and store.get_image(1).objid == 587722981747982465
@@ -140,7 +140,7 @@ def test_v1_file_is_migrated_to_current(tmp_path):
         changed = store.update_annotation(1, note="added in v2")
         assert changed.note == "added in v2" and len(store.history(1)) == 2
     raw = sqlite3.connect(old)
-    assert [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
+    assert [r[0] for r in raw.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3, 4]
     assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     raw.close()
     # the migrated file has exactly the schema of a new one
@@ -170,7 +170,7 @@ def test_v1_file_locked_by_another_program(tmp_path):
 def test_v1_file_read_only_cannot_be_upgraded(tmp_path):
     old = tmp_path / "v1.db"
     make_v1(old)
-    with pytest.raises(StoreError, match="version 1 and needs upgrading to 3"):
+    with pytest.raises(StoreError, match="version 1 and needs upgrading to 4"):
         AnnotationStore(old, readonly=True)
 
 
@@ -185,8 +185,8 @@ def test_newer_version_is_refused_and_left_untouched(tmp_path):
     with pytest.raises(SchemaTooNewError) as err:
         AnnotationStore(db)
     msg = str(err.value)
-    assert str(db) in msg and "version 7" in msg and "version 3" in msg and "upgrade galaxyscope" in msg
-    assert err.value.found == 7 and err.value.supported == 3
+    assert str(db) in msg and "version 7" in msg and "version 4" in msg and "upgrade galaxyscope" in msg
+    assert err.value.found == 7 and err.value.supported == 4
     assert sha(db) == before
 
 

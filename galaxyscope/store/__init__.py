@@ -36,6 +36,10 @@ _WHERE = {
     "ReferenceRecord": "records",
     "ReferenceRow": "records",
     "StoreCounts": "records",
+    "BarLabelRecord": "records",
+    "ModelVersionRecord": "records",
+    "NoBarResult": "records",
+    "AnnotatorLabel": "labels",
 }
 
 __all__ = sorted(_WHERE)

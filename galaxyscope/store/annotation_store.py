@@ -52,6 +52,8 @@ from galaxyscope.store.engine import (
     make_engine,
     translated_errors,
 )
+from galaxyscope.store.labels import LabelMethods, line_means_bar
+from galaxyscope.store.versions import VersionMethods
 from galaxyscope.store.errors import (
     DatabaseReadOnlyError,
     ImageChangedError,
@@ -63,9 +65,11 @@ from galaxyscope.store.models import (
     Annotation,
     AnnotationHistory,
     Annotator,
+    BarLabel,
     Flag,
     Image,
     MachineMeasurement,
+    ModelVersion,
     ReferenceMeasurement,
     utc_now,
 )
@@ -96,7 +100,7 @@ _VERSIONED = ("revision", "x1", "y1", "x2", "y2", "wx1", "wy1", "wx2", "wy2", "l
               "width_px", "length_arcsec", "length_kpc", "deleted", "updated_utc", "note")
 
 
-class AnnotationStore:
+class AnnotationStore(LabelMethods, VersionMethods):
     """An open annotation database (SQLite file), created or upgraded on opening.
 
     ``readonly=True`` opens with ``mode=ro`` (for export from a file you may not
@@ -307,6 +311,12 @@ class AnnotationStore:
             s.flush()
         return a
 
+    def _annotator_row(self, s: Session, who: str | int) -> int | None:
+        """The annotator's id without creating one (None: unknown)."""
+        if isinstance(who, (int, np.integer)) and not isinstance(who, bool):
+            return int(who) if s.get(Annotator, int(who)) is not None else None
+        return s.scalars(select(Annotator.id).where(Annotator.name == str(who).strip())).one_or_none()
+
     # ------------------------------------------------------------------ annotations
 
     def add_annotation(self, image_id: int, annotator: str | int, bar: BarLine, *,
@@ -323,6 +333,7 @@ class AnnotationStore:
             self._set_geometry(ann, img, bar, width_line)
             s.add(ann)
             s.flush()
+            line_means_bar(s, img.id, who.id)
             return annotation_record(ann)
 
     def update_annotation(self, annotation_id: int, *, bar: BarLine | None = None,
@@ -365,6 +376,8 @@ class AnnotationStore:
                 self._keep_history(s, ann, "delete" if deleted else "restore")
                 ann.deleted = deleted
                 self._bump(ann)
+                if not deleted:
+                    line_means_bar(s, ann.image_id, ann.annotator_id)
             return annotation_record(ann)
 
     def get_annotation(self, annotation_id: int) -> AnnotationRecord:
@@ -576,6 +589,7 @@ class AnnotationStore:
                 deleted_annotations=n(Annotation, Annotation.deleted.is_(True)),
                 history=n(AnnotationHistory), references=n(ReferenceMeasurement),
                 machine_measurements=n(MachineMeasurement), flags=n(Flag),
+                bar_labels=n(BarLabel, BarLabel.deleted.is_(False)), model_versions=n(ModelVersion),
             )
 
     # ------------------------------------------------------------------ import support
@@ -598,6 +612,8 @@ class AnnotationStore:
             self._set_geometry(ann, img, bar, width_line)
             s.add(ann)
             s.flush()
+            if not deleted:
+                line_means_bar(s, img.id, who.id)
             return "added"
         if ann.image_id != img.id or ann.annotator_id != who.id:
             raise StoreError(self.path, f"annotation {uid} belongs to another image or annotator here")

@@ -203,3 +203,27 @@ def machine_record(m: MachineMeasurement) -> MachineRecord:
 def flag_record(f: Flag) -> FlagRecord:
     return FlagRecord(id=f.id, image_id=f.image_id, kind=f.kind, reason=f.reason, score=f.score,
                       numbers=json.loads(f.numbers_json or "{}"), created=f.created_utc)
+
+
+def bar_label_record(b: Any) -> Any:
+    """A `BarLabel` row as a `BarLabelRecord`."""
+    from galaxyscope.store.records import BarLabelRecord
+
+    return BarLabelRecord(
+        id=b.id, uid=b.uid, image_id=b.image_id, image_path=b.image.path,
+        annotator_id=b.annotator_id, annotator=b.annotator.name, has_bar=bool(b.has_bar),
+        length=q(b.length_px, u.pix), source=b.source, revision=b.revision, deleted=bool(b.deleted),
+        created=b.created_utc, updated=b.updated_utc, note=b.note,
+    )
+
+
+def model_version_record(m: Any) -> Any:
+    """A `ModelVersion` row as a `ModelVersionRecord`."""
+    from galaxyscope.store.records import ModelVersionRecord
+
+    return ModelVersionRecord(
+        id=m.id, name=m.name, path=m.path, sha256=m.sha256, base_sha256=m.base_sha256,
+        base_path=m.base_path, dataset=m.dataset, n_train=m.n_train, n_test=m.n_test,
+        annotations=json.loads(m.annotations_json or "{}"), metrics=json.loads(m.metrics_json or "{}"),
+        params=json.loads(m.params_json or "{}"), note=m.note, created=m.created_utc,
+    )

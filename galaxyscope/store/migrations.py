@@ -13,6 +13,9 @@ Versions:
 3. no new columns: image paths re-keyed to `images.identity.image_key` and duplicate
    image rows (one file under a relative and an absolute path) merged
    (`store.merge_images`).
+4. new tables, existing rows untouched: ``bar_labels`` (+ ``bar_label_history``), an
+   annotator's bar / no-bar answer per image, and ``model_versions``, models fine-tuned
+   on the labels.
 """
 
 from __future__ import annotations
@@ -26,7 +29,15 @@ from sqlalchemy import Connection, insert
 from galaxyscope.store.engine import sqlite_uri
 from galaxyscope.store.merge_images import merge_duplicate_images
 from galaxyscope.store.errors import NotADatabaseError, SchemaTooNewError, StoreError
-from galaxyscope.store.models import SCHEMA_VERSION, Base, SchemaVersion, utc_now
+from galaxyscope.store.models import (
+    SCHEMA_VERSION,
+    Base,
+    BarLabel,
+    BarLabelHistory,
+    ModelVersion,
+    SchemaVersion,
+    utc_now,
+)
 
 
 def _v1_to_v2(conn: Connection, path: Path) -> None:
@@ -38,14 +49,21 @@ def _v2_to_v3(conn: Connection, path: Path) -> None:
     merge_duplicate_images(conn, path)
 
 
+def _v3_to_v4(conn: Connection, path: Path) -> None:
+    Base.metadata.create_all(conn, tables=[BarLabel.__table__, BarLabelHistory.__table__,
+                                           ModelVersion.__table__])
+
+
 #: version a step produces -> the step (run in order, each in the opening transaction, given
 #: the database file so a step can look beside it)
-MIGRATIONS: dict[int, Callable[[Connection, Path], None]] = {2: _v1_to_v2, 3: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[Connection, Path], None]] = {2: _v1_to_v2, 3: _v2_to_v3, 4: _v3_to_v4}
 
 
 #: columns each schema version added, so the columns a file of an older version must have
 #: are the current ones minus those added later
 ADDED_COLUMNS: dict[int, dict[str, set[str]]] = {2: {"annotations": {"note"}, "annotation_history": {"note"}}}
+#: tables each schema version added, so a file of an older version is not expected to have them
+ADDED_TABLES: dict[int, set[str]] = {4: {"bar_labels", "bar_label_history", "model_versions"}}
 
 _LEFT_ALONE = "not opened; the file was left untouched"
 
@@ -57,6 +75,10 @@ def expected_columns(version: int) -> dict[str, set[str]]:
         if later > version:
             for table, names in added.items():
                 columns[table] = columns[table] - names
+    for later, tables in ADDED_TABLES.items():
+        if later > version:
+            for table in tables:
+                columns.pop(table, None)
     return columns
 
 

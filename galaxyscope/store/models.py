@@ -4,7 +4,10 @@ Why these tables: people draw bars on images (annotations, by annotators), the
 machine measures the same images (machine_measurements), scans raise flags, and
 published human catalogues (Hoyle et al. 2011) arrive as reference_measurements
 keyed by SDSS objid. Every change to an annotation first copies the old row into
-annotation_history, so nothing is silently overwritten.
+annotation_history, so nothing is silently overwritten. An annotator's answer to "is
+there a bar?" lives in bar_labels (one per annotator and image, with its own history),
+so "no bar" is a label of its own and not the absence of a line; models fine-tuned on
+the labels are recorded in model_versions.
 
 Conventions: bar endpoints (x, y) are pixels of the original image, origin at the
 centre of the top-left pixel. Lengths are plain floats with the unit in the
@@ -39,7 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 #: the schema version this code writes; `migrations.py` brings older files up to it
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def utc_now() -> datetime:
@@ -220,4 +223,78 @@ class Flag(Base):
     reason: Mapped[str] = mapped_column(Text)
     score: Mapped[float | None] = mapped_column(Float)
     numbers_json: Mapped[str] = mapped_column(Text, default="{}")
+    created_utc: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class BarLabel(Base):
+    """One annotator's answer to "is there a bar?" on one image (schema version 4).
+
+    Why apart from the drawn lines: "no bar" has no line to draw, and a catalogue
+    may say "bar, 30 px long" without end points. A drawn line implies "bar" even
+    without a row here; a row saying "no bar" is kept consistent by the store (its
+    lines are deleted with it, and drawing a line turns it into "bar").
+    """
+
+    __tablename__ = "bar_labels"
+    __table_args__ = (Index("uq_bar_labels_image_annotator", "image_id", "annotator_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="RESTRICT"), index=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="RESTRICT"), index=True)
+    has_bar: Mapped[bool] = mapped_column(Boolean)
+    length_px: Mapped[float | None] = mapped_column(Float)  # a bar length given without a line
+    source: Mapped[str | None] = mapped_column(Text)  # "window", "import:<file name>", ...
+    note: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_utc: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_utc: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    image: Mapped[Image] = relationship(lazy="joined", innerjoin=True)
+    annotator: Mapped[Annotator] = relationship(lazy="joined", innerjoin=True)
+
+
+class BarLabelHistory(Base):
+    """The previous version of a bar label, written before every change."""
+
+    __tablename__ = "bar_label_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label_id: Mapped[int] = mapped_column(ForeignKey("bar_labels.id", ondelete="RESTRICT"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # what replaced it: update / delete / restore
+    has_bar: Mapped[bool] = mapped_column(Boolean)
+    length_px: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer)
+    deleted: Mapped[bool] = mapped_column(Boolean)
+    updated_utc: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_utc: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class ModelVersion(Base):
+    """A model fine-tuned on this database's labels: its file, its base model, which
+    labels it learnt from and was tested on, and its before/after numbers (version 4).
+
+    Why in the database: the labels and the models made from them belong together;
+    the window lists these rows to switch between versions, and a model file can be
+    traced back to the annotations behind it.
+    """
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(Text)  # absolute path of the .safetensors file
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    base_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    base_path: Mapped[str | None] = mapped_column(Text)
+    dataset: Mapped[str | None] = mapped_column(Text)
+    n_train: Mapped[int] = mapped_column(Integer, default=0)  # labelled images trained on
+    n_test: Mapped[int] = mapped_column(Integer, default=0)  # held-out labelled images
+    annotations_json: Mapped[str] = mapped_column(Text, default="{}")  # uids per split
+    metrics_json: Mapped[str] = mapped_column(Text, default="{}")
+    params_json: Mapped[str] = mapped_column(Text, default="{}")
+    note: Mapped[str | None] = mapped_column(Text)
     created_utc: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

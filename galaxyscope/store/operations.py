@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from galaxyscope.store.annotation_store import UNSET, AnnotationStore
-from galaxyscope.store.records import AnnotationRecord, BarLine
+from galaxyscope.store.records import AnnotationRecord, BarLabelRecord, BarLine, NoBarResult
 
 
 class AnnotationOperation(Protocol):
@@ -91,6 +91,30 @@ class DeleteAnnotation:
 
     def undo(self, store: AnnotationStore) -> AnnotationRecord:
         return store.restore_annotation(self.annotation_id)
+
+
+@dataclass
+class MarkNoBar:
+    """Say "no bar" for one image (the annotator's lines on it are deleted with it). Undo puts
+    the previous label and the lines back, in one transaction. Unlike the other operations
+    it returns the label (a `BarLabelRecord`), not an annotation."""
+
+    image_id: int
+    annotator: str | int
+    note: str | None = None
+    text: str = "no bar"
+    _done: NoBarResult | None = field(default=None, repr=False)
+
+    def redo(self, store: AnnotationStore) -> BarLabelRecord:  # type: ignore[override]
+        self._done = store.mark_no_bar(self.image_id, self.annotator, note=self.note)
+        return self._done.label
+
+    def undo(self, store: AnnotationStore) -> BarLabelRecord | None:  # type: ignore[override]
+        if self._done is None:
+            raise RuntimeError("undo before redo")
+        label = store.undo_no_bar(self._done)
+        self._done = None
+        return label
 
 
 class UndoStack:

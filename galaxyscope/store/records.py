@@ -205,3 +205,56 @@ class StoreCounts:
     references: int
     machine_measurements: int
     flags: int
+    bar_labels: int = 0  # not withdrawn
+    model_versions: int = 0
+
+
+@dataclass(frozen=True)
+class BarLabelRecord:
+    """One annotator's bar / no-bar answer for one image (``length`` only when a bar length
+    was given without a drawn line, e.g. by an imported catalogue)."""
+
+    id: int
+    uid: str
+    image_id: int
+    image_path: str
+    annotator_id: int
+    annotator: str
+    has_bar: bool
+    length: u.Quantity | None
+    source: str | None
+    revision: int
+    deleted: bool
+    created: datetime
+    updated: datetime
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class NoBarResult:
+    """What `AnnotationStore.mark_no_bar` did: the label now, the label before (None: there
+    was none) and the annotator's lines it deleted on the image (what undo restores)."""
+
+    label: BarLabelRecord
+    previous: BarLabelRecord | None
+    deleted_annotation_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    """A model fine-tuned on the database's labels (see `store.models.ModelVersion`)."""
+
+    id: int
+    name: str
+    path: str
+    sha256: str
+    base_sha256: str | None
+    base_path: str | None
+    dataset: str | None
+    n_train: int
+    n_test: int
+    annotations: dict[str, Any]
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+    note: str | None
+    created: datetime
