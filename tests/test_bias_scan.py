@@ -125,7 +125,7 @@ def test_cli_writes_table_montage_and_db(scene_set, tmp_path, capsys):
     out = tmp_path / "flags.ecsv"
     rc = cli(["scan-bias", str(scene_set), "--model", str(model), "--out", str(out), "--samples", "2",
               "--montage", str(tmp_path / "m.png"), "--worst", "3", "--db", str(tmp_path / "a.db"),
-              "--no-cache", "--quiet", "--outside-share", "0.01"])
+              "--no-cache", "--quiet", "--thresholds", "fixed", "--outside-share", "0.01"])
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     t = Table.read(out)

@@ -131,17 +131,25 @@ def reference_thresholds(scores: Sequence[PlacementScores], what: str, *,
     The threshold is at least the reference median plus `MIN_MARGIN`.
     Raises ValueError when the reference has no image with a galaxy.
     """
-    table = value_table(scores)
+    return reference_thresholds_from_values(value_table(scores), what, quantile=quantile,
+                                            flag_no_galaxy=flag_no_galaxy)
+
+
+def reference_thresholds_from_values(table: Mapping[str, np.ndarray], what: str, *,
+                                     quantile: float = DEFAULT_QUANTILE,
+                                     flag_no_galaxy: bool = True) -> RuleThresholds:
+    """`reference_thresholds` from each rule's values (as cached by `bias.reference`)."""
     values: dict[str, float] = {}
     basis: dict[str, str] = {}
-    for kind, v in table.items():
+    for kind in RULES:
+        v = np.asarray(table.get(kind, []), float)
         v = v[np.isfinite(v)]
         if v.size == 0:
             raise ValueError(f"the reference ({what}) has no image where a galaxy was found")
         q = float(np.quantile(v, quantile))
         values[kind] = max(q, float(np.median(v)) + MIN_MARGIN[kind])
         floor = " (raised to the median + a minimum margin)" if values[kind] > q else ""
-        basis[kind] = f"the {_ordinal(quantile)} percentile of {v.size} {what} scanned with this model{floor}"
+        basis[kind] = f"the {_ordinal(quantile)} percentile of {what} scanned with this model{floor}"
     return RuleThresholds(values=values, basis=basis, mode="reference", flag_no_galaxy=flag_no_galaxy)
 
 

@@ -17,12 +17,19 @@ TABLE_FORMATS = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits"}
 EXAMPLES = """\
 examples:
   galaxyscope scan-bias synth_set --out flags.ecsv --montage worst.png
-  galaxyscope scan-bias gz2/ --out flags.ecsv --db bars.sqlite --labels has_bar"""
+  galaxyscope scan-bias gz2/ --out flags.ecsv --db bars.sqlite --labels has_bar
+  galaxyscope scan-bias gz2/ --out flags.ecsv --reference clean_set/ --quantile 0.995
+  galaxyscope scan-bias gz2/ --out flags.ecsv --thresholds scan --k 4
+  galaxyscope scan-bias gz2/ --out flags.ecsv --thresholds fixed --outside-share 0.8
+  galaxyscope scan-bias --selftest --model bar.safetensors"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``scan-bias`` subcommand."""
+    from galaxyscope.bias.calibrate import DEFAULT_BROAD_FRACTION, DEFAULT_K, DEFAULT_QUANTILE, MODES
     from galaxyscope.bias.flags import FlagThresholds
+    from galaxyscope.bias.reference import DEFAULT_REFERENCE_N
+    from galaxyscope.bias.selftest import DEFAULT_SELFTEST_N
 
     d = FlagThresholds()
     p = sub.add_parser(
@@ -30,32 +37,66 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="flag images where the model's saliency lies off the galaxy (stars, companions, border)",
         description="Compute saliency for every image of DATASET, segment the galaxy, other sources and the "
         "border, and flag images whose saliency lies on another source, outside the galaxy, on the border "
-        "or far from the centre. Writes one row per image (filename, flagged, score, reasons and the "
-        "numbers), prints a summary with counts per reason and the flag rate per class, and optionally "
-        "draws the worst cases and stores the flags in an annotation database.",
+        "or far from the centre - compared with how this model places its saliency on clean galaxies (a "
+        "clean synthetic reference set rendered once for the images' size, or --reference DIR). Writes one "
+        "row per image (filename, flagged, score, reasons and the numbers), prints what each threshold was "
+        "compared with, notes on the set as a whole, counts per reason and the flag rate per class, and "
+        "optionally draws the worst cases and stores the flags in an annotation database. --selftest checks "
+        "the flags on the model itself with a planted star.",
         epilog=EXAMPLES,
     )
-    p.add_argument("dataset", help="folder of images (optionally with catalog.ecsv/csv) or a catalogue file")
+    p.add_argument("dataset", nargs="?", help="folder of images (optionally with catalog.ecsv/csv) or a "
+                   "catalogue file (not needed with --selftest)")
     p.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")
-    p.add_argument("--out", required=True, metavar="FLAGS.ecsv", help="flags table (.ecsv, .csv or .fits)")
+    p.add_argument("--out", metavar="FLAGS.ecsv", help="flags table (.ecsv, .csv or .fits); required unless "
+                   "--selftest")
     p.add_argument("--montage", metavar="PNG", help="write a montage of the worst cases to this PNG")
     p.add_argument("--worst", type=int, default=16, metavar="N", help="cases in the montage (default 16)")
     p.add_argument("--db", metavar="DB", help="also store the flags in this annotation database (SQLite)")
     p.add_argument("--set-name", help="set name for images registered in --db (default: the dataset's name)")
     p.add_argument("--labels", metavar="COL[,COL]", help="binary catalogue columns to relate the flags to "
                    "(default: the model's outputs and has_bar where present)")
-    p.add_argument("--source-share", type=float, default=d.source_share, metavar="F",
-                   help="flag when one other source holds this share of the saliency (default %(default)s)")
-    p.add_argument("--outside-share", type=float, default=d.outside_share, metavar="F",
-                   help="flag when this share lies outside the galaxy (default %(default)s)")
-    p.add_argument("--border-share", type=float, default=d.border_share, metavar="F",
-                   help="flag when this share lies on the border (default %(default)s)")
-    p.add_argument("--offset", type=float, default=d.offset_r, metavar="R",
-                   help="flag when the saliency centroid is this many galaxy radii off centre (default %(default)s)")
     p.add_argument("--device", help="cpu, cuda or mps (default: best available)")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the saliency cache")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the saliency cache (nor the "
+                   "cached reference values)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    t = p.add_argument_group("thresholds (what a flag is compared with)")
+    t.add_argument("--thresholds", choices=MODES, default="reference",
+                   help="reference: a high quantile of each score over a clean reference set scanned with this "
+                   "model (default); scan: robust outliers of the scanned set itself (median + K x MAD; cannot "
+                   "see a shortcut most images carry); fixed: the absolute shares below (older scans)")
+    t.add_argument("--reference", metavar="DIR", help="clean reference set (folder or catalogue) of images like "
+                   "the scanned ones without the bias sought (default: a clean synthetic set of "
+                   f"--reference-n galaxies rendered once, seeded, at the scanned images' side, cached under "
+                   "the galaxyscope cache folder)")
+    t.add_argument("--reference-n", type=int, default=DEFAULT_REFERENCE_N, metavar="N",
+                   help="galaxies in the synthetic reference set (default %(default)s)")
+    t.add_argument("--quantile", type=float, default=DEFAULT_QUANTILE, metavar="Q",
+                   help="reference quantile used as threshold, in [0.5, 1) (default %(default)s)")
+    t.add_argument("--k", type=float, default=DEFAULT_K, metavar="K",
+                   help="with --thresholds scan: flag above the median + K x the robust spread (default %(default)s)")
+    t.add_argument("--broad-fraction", type=float, default=DEFAULT_BROAD_FRACTION, metavar="F",
+                   help="a rule firing on more than this share of the set is reported once as a model-wide note "
+                   "instead of flagging each image (default %(default)s)")
+    t.add_argument("--source-share", type=float, metavar="F", help="with --thresholds fixed: flag when one other "
+                   f"source holds this share of the saliency (default {d.source_share})")
+    t.add_argument("--outside-share", type=float, metavar="F", help="with --thresholds fixed: flag when this "
+                   f"share lies outside the galaxy (default {d.outside_share})")
+    t.add_argument("--border-share", type=float, metavar="F", help="with --thresholds fixed: flag when this "
+                   f"share lies on the border (default {d.border_share})")
+    t.add_argument("--offset", type=float, metavar="R", help="with --thresholds fixed: flag when the saliency "
+                   f"centroid is this many galaxy radii off centre (default {d.offset_r})")
+    s = p.add_argument_group("self-test (planted shortcut)")
+    s.add_argument("--selftest", action="store_true",
+                   help="render a set with a saturated star on 70 %% of the barred galaxies and a clean set (once, "
+                   "cached), scan both as DATASET would be scanned, and print recall and precision on the star "
+                   "images and the clean set's flag rate; exit 0 when recall and precision >= 0.9 and <= 5 %% of "
+                   "the clean set is flagged, else 1")
+    s.add_argument("--selftest-n", type=int, default=DEFAULT_SELFTEST_N, metavar="N",
+                   help="galaxies in each self-test set (default %(default)s)")
+    s.add_argument("--selftest-size", type=int, metavar="PX", help="side of the self-test images (default: "
+                   "DATASET's images' side, else 424)")
     from galaxyscope.images.guarded_read import add_read_limit_arguments
     from galaxyscope.saliency.cli_args import add_saliency_arguments
 
@@ -64,57 +105,143 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _check(args: argparse.Namespace) -> Path:
-    out = Path(args.out)
-    if out.suffix.lower() not in TABLE_FORMATS:
-        raise GalaxyscopeError(f"{out}: output must end in .ecsv, .csv or .fits")
-    if not out.parent.exists():
-        raise GalaxyscopeError(f"{out}: folder {out.parent} does not exist")
+FIXED_OPTIONS = ("source_share", "outside_share", "border_share", "offset")
+
+
+def _check(args: argparse.Namespace) -> Path | None:
+    """Check the options before anything slow runs; a bad one is a one-line GalaxyscopeError."""
+    if not args.selftest and not args.dataset:
+        raise GalaxyscopeError("scan-bias needs a DATASET (or --selftest)")
+    if not args.selftest and not args.out:
+        raise GalaxyscopeError("scan-bias needs --out FLAGS.ecsv (or --selftest)")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        if out.suffix.lower() not in TABLE_FORMATS:
+            raise GalaxyscopeError(f"{out}: output must end in .ecsv, .csv or .fits")
+        if not out.parent.exists():
+            raise GalaxyscopeError(f"{out}: folder {out.parent} does not exist")
     if args.montage and not Path(args.montage).parent.exists():
         raise GalaxyscopeError(f"--montage {args.montage}: folder {Path(args.montage).parent} does not exist")
     if args.worst < 0:
         raise GalaxyscopeError("--worst must be at least 0")
-    for name in ("source_share", "outside_share", "border_share", "offset"):
-        if not getattr(args, name) > 0:
-            raise GalaxyscopeError(f"--{name.replace('_', '-')} must be positive")
+    for name in FIXED_OPTIONS:
+        value = getattr(args, name)
+        flag = f"--{name.replace('_', '-')}"
+        if value is None:
+            continue
+        if args.thresholds != "fixed":
+            raise GalaxyscopeError(f"{flag} sets a fixed threshold: use it with --thresholds fixed")
+        if not value > 0:
+            raise GalaxyscopeError(f"{flag} must be positive")
+    if args.reference and args.thresholds != "reference":
+        raise GalaxyscopeError("--reference is used only with --thresholds reference")
+    if args.reference and not Path(args.reference).exists():
+        raise GalaxyscopeError(f"--reference {args.reference}: no such file or folder")
+    if args.reference_n < 20:
+        raise GalaxyscopeError(f"--reference-n must be at least 20, got {args.reference_n}")
+    if not 0.5 <= args.quantile < 1:
+        raise GalaxyscopeError(f"--quantile must be in [0.5, 1), got {args.quantile}")
+    if not args.k > 0:
+        raise GalaxyscopeError(f"--k must be positive, got {args.k}")
+    if not 0 < args.broad_fraction <= 1:
+        raise GalaxyscopeError(f"--broad-fraction must be in (0, 1], got {args.broad_fraction}")
+    if args.selftest_n < 10:
+        raise GalaxyscopeError(f"--selftest-n must be at least 10, got {args.selftest_n}")
+    if args.selftest_size is not None and args.selftest_size < 64:
+        raise GalaxyscopeError(f"--selftest-size must be at least 64 px, got {args.selftest_size}")
     return out
 
 
+def calibration_from_args(args: argparse.Namespace):
+    """The `Calibration` the options ask for (fixed shares fill in the defaults they leave out)."""
+    from galaxyscope.bias.calibrate import Calibration
+    from galaxyscope.bias.flags import FlagThresholds
+
+    d = FlagThresholds()
+    fixed = FlagThresholds(
+        source_share=args.source_share if args.source_share is not None else d.source_share,
+        outside_share=args.outside_share if args.outside_share is not None else d.outside_share,
+        border_share=args.border_share if args.border_share is not None else d.border_share,
+        offset_r=args.offset if args.offset is not None else d.offset_r)
+    return Calibration(mode=args.thresholds, quantile=args.quantile, k=args.k, fixed=fixed,
+                       broad_fraction=args.broad_fraction)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Scan, write the table (and montage / database flags), print the summary."""
+    """Scan (or self-test), write the table (and montage / database flags), print the summary."""
     out = _check(args)
     from galaxyscope.images.guarded_read import limits_from_args
     from galaxyscope.saliency.cli_args import saliency_options
 
-    saliency = saliency_options(args)
-
+    sal = saliency_options(args)
     read_limits = limits_from_args(args)
-    from galaxyscope.bias.flags import FlagThresholds
-    from galaxyscope.bias.montage import write_montage
-    from galaxyscope.bias.scan import scan_dataset
-    from galaxyscope.jobs.common import open_dataset_and_model, saliency_cache, tqdm_progress
+    from galaxyscope.bias.calibrate import threshold_lines
+    from galaxyscope.bias.scan import label_arrays, scan_dataset
+    from galaxyscope.jobs.common import open_dataset_and_model, resolve_model, saliency_cache, tqdm_progress
+    from galaxyscope.saliency.methods import DEFAULT_SEED
 
-    image_set, model = open_dataset_and_model(args.dataset, args.model, args.device, args.threads)
-    thresholds = FlagThresholds(source_share=args.source_share, outside_share=args.outside_share,
-                                border_share=args.border_share, offset_r=args.offset)
+    if args.dataset:
+        image_set, model = open_dataset_and_model(args.dataset, args.model, args.device, args.threads)
+    else:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        image_set, model = None, resolve_model(args.model, device=args.device)
+    calibration = calibration_from_args(args)
     labels = [c.strip() for c in args.labels.split(",") if c.strip()] if args.labels else None
     cache = saliency_cache(not args.no_cache)
-    progress, close = tqdm_progress("scan-bias", disable=args.quiet)
-    try:
-        report = scan_dataset(image_set, model, thresholds=thresholds, method=saliency.method,
-                              n_samples=saliency.n_samples, noise=saliency.noise, target=saliency.target,
-                              label_columns=labels, keep_worst=args.worst if args.montage else 0,
-                              cache=cache, progress=progress, read_limits=read_limits)
-    except KeyError as exc:  # --labels naming a missing or non-binary column
+    saliency = dict(method=sal.method, n_samples=sal.n_samples, noise=sal.noise, seed=DEFAULT_SEED, target=sal.target)
+
+    def say(text: str) -> None:
+        if not args.quiet:
+            print(text, file=sys.stderr, flush=True)
+
+    def reference_for(images):
+        if calibration.mode != "reference":
+            return None
+        from galaxyscope.bias.reference import prepare_reference
+
+        progress, close = tqdm_progress("reference", disable=args.quiet)
+        try:
+            return prepare_reference(images, model, reference=args.reference, saliency=saliency,
+                                     n=args.reference_n, cache=cache, use_value_cache=not args.no_cache,
+                                     on_stage=say, progress=progress)
+        except ValueError as exc:
+            raise GalaxyscopeError(f"reference: {exc}") from None
+        finally:
+            close()
+
+    def scan(images, reference, *, keep_worst: int = 0, label_columns=None, name: str = "scan-bias"):
+        progress, close = tqdm_progress(name, disable=args.quiet)
+        try:
+            return scan_dataset(images, model, calibration=calibration, reference=reference,
+                                method=sal.method, n_samples=sal.n_samples, noise=sal.noise, target=sal.target,
+                                label_columns=label_columns, keep_worst=keep_worst, cache=cache,
+                                progress=progress, read_limits=read_limits)
+        except KeyError as exc:  # --labels naming a missing or non-binary column
+            raise GalaxyscopeError(f"--labels: {exc.args[0] if exc.args else exc}") from None
+        finally:
+            close()
+
+    if args.selftest:
+        return _selftest(args, image_set, model, reference_for, scan, say)
+    try:  # a bad --labels is found before any saliency is computed
+        label_arrays(image_set, model, labels)
+    except KeyError as exc:
         raise GalaxyscopeError(f"--labels: {exc.args[0] if exc.args else exc}") from None
-    finally:
-        close()
+    reference = reference_for(image_set)
+    report = scan(image_set, reference, keep_worst=args.worst if args.montage else 0, label_columns=labels)
     report.table().write(out, format=TABLE_FORMATS[out.suffix.lower()], overwrite=True)
     for f in report.failures:
         print(f"skipped: {f}", file=sys.stderr)
+    print(f"thresholds ({calibration.mode}):")
+    print("\n".join(threshold_lines(report.thresholds)))
     print(report.summary.text())
     print(f"wrote {out}")
     if args.montage and report.worst:
+        from galaxyscope.bias.montage import write_montage
+
         write_montage(report.worst, args.montage)
         print(f"wrote {args.montage} ({len(report.worst)} worst cases)")
     if args.db:
@@ -126,3 +253,28 @@ def run(args: argparse.Namespace) -> int:
             n = store_flags(report, image_set, store, set_name=set_name)
         print(f"stored {n} flag(s) on {len(report.flagged)} image(s) in {args.db}")
     return 0 if report.rows else 2
+
+
+def _selftest(args, image_set, model, reference_for, scan, say) -> int:
+    """The planted-shortcut check: render (once) a star set and a clean set, scan both, print the numbers."""
+    from galaxyscope.bias.reference import FALLBACK_SIDE, reference_root, typical_side
+    from galaxyscope.bias.selftest import run_selftest
+
+    side = args.selftest_size or (typical_side(image_set) if image_set is not None else FALLBACK_SIDE)
+    root = reference_root().parent / "bias-selftest"
+    say(f"self-test sets: {args.selftest_n} galaxies of {side} px each under {root} (rendered once)")
+    state: dict = {}
+
+    def scan_one(images):
+        if "reference" not in state:  # the same reference the scan of DATASET (or of these images' side) uses
+            state["reference"] = reference_for(image_set if image_set is not None else images)
+        return scan(images, state["reference"], name="self-test")
+
+    result = run_selftest(model, scan_one, root=root, side=side, n=args.selftest_n)
+    print(result.text())
+    if args.out:
+        import json
+
+        Path(args.out).with_suffix(".json").write_text(json.dumps(result.as_dict(), indent=2))
+        print(f"wrote {Path(args.out).with_suffix('.json')}")
+    return 0 if result.passed() else 1

@@ -14,23 +14,26 @@ flag rules. The report keeps a row per image, the failures, a summary
 
 from __future__ import annotations
 
-import bisect
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from astropy.table import Table
 
-from galaxyscope.bias.flags import BiasFlag, FlagResult, FlagThresholds, evaluate_flags
+from galaxyscope.bias.flags import BiasFlag, FlagResult, FlagThresholds, Thresholds, evaluate_flags
 from galaxyscope.bias.masks import GalaxyMasks, MaskParams, galaxy_masks
 from galaxyscope.bias.montage import MontageCase
-from galaxyscope.bias.scores import ScoreParams, placement_scores
+from galaxyscope.bias.scores import PlacementScores, ScoreParams, placement_scores
 from galaxyscope.bias.summary import AssociationRule, ScanSummary, binary_labels, summarise
 from galaxyscope.errors import ImageReadError
 from galaxyscope.images.galaxy_image import GalaxyImage
 from galaxyscope.progress import CancelCheck, Progress, raise_if_cancelled
 from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_NOISE, DEFAULT_SAMPLES, DEFAULT_SEED
+
+if TYPE_CHECKING:
+    from galaxyscope.bias.calibrate import Calibration
+    from galaxyscope.bias.reference import ReferenceValues
 
 #: catalogue columns read as the galaxy's known centre (x, y), when both are present
 CENTRE_COLUMNS = ("centre_x", "centre_y")
@@ -75,9 +78,11 @@ class ScanReport:
     failures: list[ImageReadError]
     summary: ScanSummary
     worst: list[MontageCase]
-    thresholds: FlagThresholds
+    thresholds: Thresholds
     label_columns: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
+    #: what the scan says about the set as a whole (rules firing on most images: model-wide)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def flagged(self) -> list[ScanRow]:
@@ -106,7 +111,10 @@ class ScanReport:
         t = Table([np.array(cols[n], dtype=dtypes.get(n, float if n not in self.label_columns else int))
                    for n in names], names=names)
         t.meta.update(self.meta)
-        t.meta["thresholds"] = dict(vars(self.thresholds))
+        from galaxyscope.bias.calibrate import thresholds_meta
+
+        t.meta["thresholds"] = thresholds_meta(self.thresholds)
+        t.meta["notes"] = list(self.notes)
         return t
 
 
@@ -123,7 +131,7 @@ def check_saliency(
     saliency: np.ndarray,
     *,
     region: tuple[int, int, int, int] | None = None,
-    thresholds: FlagThresholds | None = None,
+    thresholds: Thresholds | None = None,
     mask_params: MaskParams | None = None,
     score_params: ScoreParams | None = None,
 ) -> ImageCheck:
@@ -138,11 +146,82 @@ def check_saliency(
     return ImageCheck(masks=masks, verdict=evaluate_flags(placement_scores(saliency, masks, score_params), thresholds))
 
 
+@dataclass
+class ScoredImage:
+    """One image's placement scores and the model's output, before any threshold is applied."""
+
+    index: int
+    filename: str
+    path: str
+    scores: PlacementScores
+    probability: float
+    logit: float
+    labels: dict[str, int] = field(default_factory=dict)
+
+
+def score_dataset(
+    image_set: Any,
+    model: Any,
+    *,
+    mask_params: MaskParams | None = None,
+    score_params: ScoreParams | None = None,
+    method: str = DEFAULT_METHOD,
+    n_samples: int = DEFAULT_SAMPLES,
+    noise: float = DEFAULT_NOISE,
+    seed: int = DEFAULT_SEED,
+    target: str | int | None = None,
+    labels_by_col: dict[str, np.ndarray] | None = None,
+    cache: Any = None,
+    progress: Progress | None = None,
+    cancel: CancelCheck | None = None,
+    read_limits: Any = "default",
+) -> tuple[list[ScoredImage], list[ImageReadError]]:
+    """Saliency, masks and placement scores for every readable image (no thresholds yet).
+
+    Why apart from the flags: calibrated thresholds depend on the scores of the
+    whole set (``scan`` mode) or of a reference set scanned the same way, so the
+    scores come first and the verdicts after. Unreadable files go to the failures.
+    """
+    from galaxyscope.saliency.attributions import compute_saliency
+
+    from galaxyscope.images.guarded_read import ReadLimits, guarded_read
+
+    limits = ReadLimits() if isinstance(read_limits, str) else read_limits
+    labels_by_col = labels_by_col or {}
+    scored: list[ScoredImage] = []
+    failures: list[ImageReadError] = []
+    total = len(image_set)
+    if progress is not None:
+        progress(0, total)
+    for i in range(total):
+        raise_if_cancelled(cancel, f"bias scan stopped after {i} of {total} images")
+        key = image_set.entries[i].key
+        try:
+            image = guarded_read(getattr(image_set.entries[i], "path", key), lambda i=i: image_set[i], limits)
+        except ImageReadError as exc:
+            failures.append(exc)
+        else:
+            sal = _saliency(model, image, cache, cancel, compute_saliency, method=method, target=target,
+                            n_samples=n_samples, noise=noise, seed=seed)
+            masks = galaxy_masks(image, _known_centre(image), region=_model_region(model, image), params=mask_params)
+            prob = sal.score.probability
+            scored.append(ScoredImage(
+                index=i, filename=key, path=str(image.path or key),
+                scores=placement_scores(sal.map, masks, score_params),
+                probability=float(prob) if prob is not None else math.nan, logit=float(sal.score.logit),
+                labels={c: int(v[i]) for c, v in labels_by_col.items()}))
+        if progress is not None:
+            progress(i + 1, total)
+    return scored, failures
+
+
 def scan_dataset(
     image_set: Any,
     model: Any,
     *,
-    thresholds: FlagThresholds | None = None,
+    thresholds: Thresholds | None = None,
+    calibration: Calibration | None = None,
+    reference: ReferenceValues | None = None,
     mask_params: MaskParams | None = None,
     score_params: ScoreParams | None = None,
     method: str = DEFAULT_METHOD,
@@ -161,6 +240,13 @@ def scan_dataset(
     """Saliency, masks, scores and flags for every readable image of ``image_set``.
 
     Why: the batch form of the bias check; the CLI and the GUI both call it.
+    Thresholds: ``thresholds`` when given (fixed `FlagThresholds` or ready
+    `RuleThresholds`); else from ``calibration`` (`bias.calibrate.Calibration`):
+    ``reference`` mode needs ``reference`` (the model's values on a clean set,
+    `bias.reference`), ``scan`` mode takes them from this set's own scores; no
+    calibration: the fixed defaults. Rules that fire on most of the set become
+    set-level notes (`calibrate.flag_set`), printed first in the summary.
+
     Unreadable files go to the report's failures and the scan goes on.
     ``label_columns``: binary catalogue columns to relate flags to (default: the
     model's outputs and ``has_bar`` where the catalogue has them). The galaxy's
@@ -169,59 +255,86 @@ def scan_dataset(
     ``read_limits`` (`ReadLimits`; default: `guarded_read`'s defaults, None: off): a read
     that takes too long or a header declaring too many pixels is a reported failure.
     """
-    from galaxyscope.saliency.attributions import compute_saliency
+    from galaxyscope.bias.calibrate import Calibration, flag_set
 
-    from galaxyscope.images.guarded_read import ReadLimits, guarded_read
-
-    limits = ReadLimits() if isinstance(read_limits, str) else read_limits
-    t = thresholds or FlagThresholds()
-    labels_by_col = _label_arrays(image_set, model, label_columns)
-    rows: list[ScanRow] = []
-    failures: list[ImageReadError] = []
-    worst: list[tuple[float, int, MontageCase]] = []
+    labels_by_col = label_arrays(image_set, model, label_columns)
+    saliency = dict(method=method, n_samples=n_samples, noise=noise, seed=seed, target=target)
+    scored, failures = score_dataset(image_set, model, mask_params=mask_params, score_params=score_params,
+                                     labels_by_col=labels_by_col, cache=cache, progress=progress,
+                                     cancel=cancel, read_limits=read_limits, **saliency)
+    cal = calibration or Calibration(mode="fixed")
+    t = thresholds if thresholds is not None else thresholds_for(cal, [s.scores for s in scored], reference)
+    outcome = flag_set([s.scores for s in scored], t, broad_fraction=cal.broad_fraction)
+    rows = [ScanRow(index=s.index, filename=s.filename, path=s.path, flagged=v.flagged, score=v.score,
+                    flags=v.flags, numbers=v.scores.numbers(), probability=s.probability, logit=s.logit,
+                    labels=s.labels) for s, v in zip(scored, outcome.verdicts)]
     total = len(image_set)
-    if progress is not None:
-        progress(0, total)
-    for i in range(total):
-        raise_if_cancelled(cancel, f"bias scan stopped after {i} of {total} images")
-        key = image_set.entries[i].key
-        try:
-            image = guarded_read(getattr(image_set.entries[i], "path", key), lambda i=i: image_set[i], limits)
-        except ImageReadError as exc:
-            failures.append(exc)
-        else:
-            kwargs = dict(method=method, target=target, n_samples=n_samples, noise=noise, seed=seed)
-            if cache is not None:
-                sal = cache.get_or_compute(model, image, cancel=cancel, **kwargs)
-            else:
-                sal = compute_saliency(model, image, cancel=cancel, **kwargs)
-            check = check_saliency(image, sal.map, region=_visible_box(model.preprocessing.box_for(image), image.height, image.width),
-                                   thresholds=t, mask_params=mask_params, score_params=score_params)
-            masks, verdict = check.masks, check.verdict
-            prob = sal.score.probability
-            row = ScanRow(
-                index=i, filename=key, path=str(image.path or key), flagged=verdict.flagged,
-                score=verdict.score, flags=verdict.flags, numbers=verdict.scores.numbers(),
-                probability=float(prob) if prob is not None else math.nan, logit=float(sal.score.logit),
-                labels={c: int(v[i]) for c, v in labels_by_col.items()},
-            )
-            rows.append(row)
-            if keep_worst > 0:
-                _keep(worst, keep_worst, row, image, sal.map, masks)
-        if progress is not None:
-            progress(i + 1, total)
     scanned = np.array([r.index for r in rows], dtype=int)
     summary = summarise([r.kinds for r in rows], {c: v[scanned] for c, v in labels_by_col.items()},
                         n_images=total, n_failures=len(failures) + len(getattr(image_set, "failures", [])),
                         rule=association)
+    summary.notes[:0] = outcome.notes
     meta = {"model_sha256": getattr(model, "sha256", ""), "attribution": method, "n_samples": n_samples,
-            "noise": noise, "seed": seed}
+            "noise": noise, "seed": seed, "threshold_mode": getattr(t, "mode", "fixed"),
+            "set_notes": list(outcome.notes)}
+    worst = _worst_cases(image_set, model, rows, keep_worst, cache, cancel, mask_params, saliency)
     return ScanReport(rows=rows, failures=failures + list(getattr(image_set, "failures", [])),
-                      summary=summary, worst=[c for _, _, c in sorted(worst, key=lambda x: (-x[0], -x[1]))],
-                      thresholds=t, label_columns=list(labels_by_col), meta=meta)
+                      summary=summary, worst=worst, thresholds=t, label_columns=list(labels_by_col), meta=meta,
+                      notes=list(outcome.notes))
+
+
+def thresholds_for(calibration: Calibration, scores: Sequence[PlacementScores],
+                   reference: ReferenceValues | None = None) -> Thresholds:
+    """The thresholds ``calibration`` asks for, from a set's scores or a reference's values.
+
+    Raises ValueError for ``reference`` mode without reference values.
+    """
+    from galaxyscope.bias.calibrate import reference_thresholds_from_values, scan_thresholds
+
+    if calibration.mode == "fixed":
+        return calibration.fixed
+    if calibration.mode == "scan":
+        return scan_thresholds(scores, k=calibration.k, flag_no_galaxy=calibration.fixed.flag_no_galaxy)
+    if reference is None:
+        raise ValueError("reference thresholds need the model's values on a reference set")
+    return reference_thresholds_from_values(reference.values, reference.what, quantile=calibration.quantile,
+                                            flag_no_galaxy=calibration.fixed.flag_no_galaxy)
 
 
 # ----------------------------------------------------------------------------- internals
+
+
+def _saliency(model: Any, image: GalaxyImage, cache: Any, cancel: CancelCheck | None, compute: Any, **kwargs: Any):
+    if cache is not None:
+        return cache.get_or_compute(model, image, cancel=cancel, **kwargs)
+    return compute(model, image, cancel=cancel, **kwargs)
+
+
+def _model_region(model: Any, image: GalaxyImage) -> tuple[int, int, int, int]:
+    return _visible_box(model.preprocessing.box_for(image), image.height, image.width)
+
+
+def _worst_cases(image_set: Any, model: Any, rows: list[ScanRow], n: int, cache: Any, cancel: CancelCheck | None,
+                 mask_params: MaskParams | None, saliency: dict[str, Any]) -> list[MontageCase]:
+    """The ``n`` highest-scoring images drawn for the montage (re-read: only these are kept in memory)."""
+    if n <= 0 or not rows:
+        return []
+    from galaxyscope.saliency.attributions import compute_saliency
+
+    cases = []
+    for row in sorted(rows, key=lambda r: (-r.score, r.index))[:n]:
+        try:
+            image = image_set[row.index]
+        except ImageReadError:
+            continue
+        sal = _saliency(model, image, cache, cancel, compute_saliency, **saliency)
+        masks = galaxy_masks(image, _known_centre(image), region=_model_region(model, image), params=mask_params)
+        kinds = ", ".join(row.kinds) or "not flagged"
+        cases.append(MontageCase(title=row.filename.rsplit("/", 1)[-1],
+                                 caption=f"score {row.score:.2f}: {kinds}. " + (row.reasons[0] if row.reasons else ""),
+                                 pixels=image.pixels, saliency=sal.map, galaxy=masks.galaxy, sources=masks.sources,
+                                 region=masks.region, score=row.score))
+    return cases
 
 
 def _known_centre(image: GalaxyImage) -> tuple[float, float] | None:
@@ -235,7 +348,7 @@ def _known_centre(image: GalaxyImage) -> tuple[float, float] | None:
     return x, y
 
 
-def _label_arrays(image_set: Any, model: Any, columns: Sequence[str] | None) -> dict[str, np.ndarray]:
+def label_arrays(image_set: Any, model: Any, columns: Sequence[str] | None) -> dict[str, np.ndarray]:
     """Binary labels per entry for the association summary (columns that are not labels are skipped)."""
     catalogue = getattr(image_set, "catalogue", None)
     if catalogue is None:
@@ -259,21 +372,6 @@ def _label_arrays(image_set: Any, model: Any, columns: Sequence[str] | None) -> 
         elif explicit:
             raise KeyError(f"column {c!r} is not a binary label (0/1, True/False or a fraction in [0, 1])")
     return out
-
-
-def _keep(worst: list[tuple[float, int, MontageCase]], n: int, row: ScanRow, image: GalaxyImage,
-          saliency: np.ndarray, masks: GalaxyMasks) -> None:
-    """Keep the ``n`` highest-scoring cases (list sorted by ascending score)."""
-    if len(worst) >= n and row.score <= worst[0][0]:
-        return
-    kinds = ", ".join(row.kinds) or "not flagged"
-    case = MontageCase(title=row.filename.rsplit("/", 1)[-1], caption=f"score {row.score:.2f}: {kinds}. "
-                       + (row.reasons[0] if row.reasons else ""),
-                       pixels=image.pixels, saliency=saliency, galaxy=masks.galaxy, sources=masks.sources,
-                       region=masks.region, score=row.score)
-    bisect.insort(worst, (row.score, -row.index, case), key=lambda x: (x[0], x[1]))
-    if len(worst) > n:
-        worst.pop(0)
 
 
 def _visible_box(box, height: int, width: int):
