@@ -21,7 +21,8 @@ examples:
 IMPORT_EXAMPLES = """\
 examples:
   galaxyscope annotations import bars.sqlite alice.ecsv              # merge another annotator's export
-  galaxyscope annotations import bars.sqlite hoyle2011.csv --format hoyle"""
+  galaxyscope annotations import bars.sqlite hoyle2011.csv --format hoyle
+  galaxyscope annotations import bars.sqlite labels.csv --dataset gz2 --annotator gz2-votes"""
 EXAMPLES = EXPORT_EXAMPLES + "\n" + IMPORT_EXAMPLES.removeprefix("examples:\n")
 
 
@@ -60,7 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "generic: a table written by 'annotations export' (annotations matched by uid: new "
             "ones added, newer versions replace older ones with the old kept in the history; "
-            "reference rows replaced by source and objid). hoyle: the Hoyle et al. (2011) Galaxy "
+            "reference rows replaced by source and objid), or a label table for the images of "
+            "--dataset DIR: a filename column (relative to DIR) or an objid column (matched "
+            "against DIR's catalogue), has_bar (0/1), and optionally bar_length_px or the bar's "
+            "end points x1, y1, x2, y2 (pixels of the original image; a width line wx1, wy1, "
+            "wx2, wy2 may follow); its rows are stored under --annotator as bar / no-bar labels "
+            "and lines, which 'galaxyscope finetune' learns from. hoyle: the Hoyle et al. (2011) Galaxy "
             "Zoo 2 bar-length catalogue (CSV or FITS with objid, length_avg, length_stdev, "
             "width_avg, width_stdev in kpc/h, length_scaled, bar_meas) as reference human "
             "lengths keyed by SDSS objid. The database is created if missing; the whole file is "
@@ -71,7 +77,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     im.add_argument("db", type=Path, metavar="DB", help="annotation database (created if missing)")
     im.add_argument("file", type=Path, metavar="FILE", help="table to import (.csv, .ecsv, .fits)")
     im.add_argument("--format", choices=("generic", "hoyle"), default="generic",
-                    help="generic (an export; default) or hoyle (Hoyle et al. 2011 catalogue)")
+                    help="generic (an export, or a label table with --dataset; default) or hoyle "
+                         "(Hoyle et al. 2011 catalogue)")
+    im.add_argument("--dataset", type=Path, metavar="DIR",
+                    help="the image folder (or its catalogue) a label table's rows refer to; "
+                         "needed for a table with a has_bar column")
+    im.add_argument("--annotator", metavar="NAME",
+                    help="whose labels these are (default: the table's file name)")
     p.set_defaults(func=run)
 
 
@@ -91,13 +103,27 @@ def run_export(args: argparse.Namespace) -> int:
 
 def run_import(args: argparse.Namespace) -> int:
     """Import a table into a database; prints what changed."""
+    from galaxyscope.errors import GalaxyscopeError
+    from galaxyscope.images.catalogue import read_catalogue
     from galaxyscope.store.annotation_store import AnnotationStore
+    from galaxyscope.store.label_import import is_label_table
     from galaxyscope.store.table_io import import_generic, import_hoyle
 
+    labels = False
+    if args.format == "generic":
+        labels = is_label_table(list(read_catalogue(args.file).colnames))
+        if labels and args.dataset is None:
+            raise GalaxyscopeError(f"{args.file} is a label table (it has has_bar): give --dataset DIR, "
+                                   "the folder its file names or objids refer to")
+    if not labels and (args.dataset is not None or args.annotator is not None):
+        raise GalaxyscopeError(f"--dataset and --annotator are for label tables (a has_bar column); "
+                               f"{args.file} has none")
     with AnnotationStore(args.db) as store:
         if store.upgraded_from is not None:
             print(f"upgraded {args.db} from schema version {store.upgraded_from} to "
                   f"{store.schema_version}", file=sys.stderr)
+        if labels:
+            return _import_labels(store, args)
         if args.format == "hoyle":
             report = import_hoyle(store, args.file)
         else:
@@ -107,6 +133,19 @@ def run_import(args: argparse.Namespace) -> int:
           f"{report.updated} updated, {report.skipped} already present; reference measurements "
           f"{report.references_added} added, {report.references_replaced} replaced "
           f"(database now: {counts.annotations} annotations, {counts.references} references)")
+    return 0
+
+
+def _import_labels(store, args: argparse.Namespace) -> int:
+    from galaxyscope.store.label_import import import_labels
+
+    r = import_labels(store, args.file, args.dataset, annotator=args.annotator)
+    counts = store.counts()
+    print(f"imported {r.path} into {args.db} as annotator {r.annotator!r}: {r.n_rows} rows ({r.bars} bar, "
+          f"{r.no_bars} no bar); labels {r.labels_added} added, {r.labels_updated} updated, "
+          f"{r.labels_unchanged} unchanged; lines {r.lines_added} added, {r.lines_updated} updated, "
+          f"{r.lines_unchanged} unchanged (database now: {counts.bar_labels} labels, "
+          f"{counts.annotations} lines)")
     return 0
 
 
