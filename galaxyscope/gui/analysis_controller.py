@@ -60,6 +60,7 @@ class AnalysisController(QObject):
         state.saliency.watch("framing", lambda _c: self._framing_changed())
         state.bars.watch("params", self._params_changed)
         state.bars.watch("method", lambda _c: self.draw_bar())
+        state.annotate.watch("active", lambda _c: self.draw_bar())  # one machine line, one colour there
         state.bars.watch("min_probability", lambda _c: self.refit() if self.current_saliency is not None else None)
         state.display.watch(("saliency_cmap", "opacity"), lambda _c: self.draw_saliency())
         host.service.ready.connect(self._saliency_ready)
@@ -291,17 +292,20 @@ class AnalysisController(QObject):
         scale = image.pixel_scale if image is not None else None
         z = redshift_of(image.meta) if image is not None else None
         measurement = fit.measurement if fit is not None else None
-        label = f"{method}: {length_label(measurement, scale, z)}" if fit is not None else ""
+        # annotate mode: the machine's one line among people's, named as such, always in its cyan
+        annotating = h.state.annotate.active
+        name = f"machine ({method})" if annotating else method
+        label = f"{name}: {length_label(measurement, scale, z)}" if fit is not None else ""
         flags = measurement.flags if measurement is not None else ()
         if flags:
             label += "\n⚠ " + ", ".join(flags)
         overlays = h.image_view.overlays
         if measurement is not None and measurement.ok:
-            overlays.set_bar(measurement, label, flagged=bool(flags))
+            overlays.set_bar(measurement, label, flagged=bool(flags) and not annotating)
         elif measurement is not None and "no_bar" in flags and image is not None:
             # say so where the bar would be, instead of drawing a line the model does not believe in
-            text = f"{method}: " + (measurement.notes[0] if measurement.notes else "no bar detected")
-            overlays.set_bar(measurement, text, flagged=True,
+            text = f"{name}: " + (measurement.notes[0] if measurement.notes else "no bar detected")
+            overlays.set_bar(measurement, text, flagged=not annotating,
                              label_pos=((image.width - 1) / 2.0, (image.height - 1) / 2.0))
         else:
             overlays.set_bar(None, "")

@@ -7,7 +7,12 @@ How it works for the person drawing:
 - Enter saves it and shows the next galaxy. Leaving an image with a drawing saves
   it too (nothing drawn is ever dropped silently); Delete or Esc discards it.
 - Your saved bar is gold and stays draggable: letting go of an end saves the move at once.
-- Other people's bars are drawn in their own colours, the machine's stored bar dashed cyan.
+- Blind by default: the machine's line, the saliency overlay and other people's lines are hidden
+  on an image until you have saved your bar there; then V (Show the machine and others after
+  saving) shows them, for vetting. V is remembered; leaving annotate mode shows the overlays as
+  they were switched before.
+- Other people's bars are drawn in their own colours; the machine's line once, in cyan, labelled
+  by method (the window's live fit, else the stored one). Labels are stacked so none covers another.
 - Ctrl+Z / Ctrl+Shift+Z undo and redo; every step is one committed write
   (`annotate_commands.StoreCommand` around `galaxyscope.store.operations`).
 
@@ -110,8 +115,10 @@ class AnnotatePanel(QWidget):
         self.redo = QToolButton()
         for b in (self.mode, self.width_next, self.save, self.delete, self.undo, self.redo):
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.reveal = QToolButton()
+        self.reveal.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.show_others = QCheckBox("show others' and the machine's lines")
-        self.show_others.setToolTip("switch off to draw without being swayed by anyone else's line")
+        self.show_others.setToolTip("in annotate mode they show only on images you have saved, with V on")
         self.help = QLabel(HELP_TEXT)
         self.help.setWordWrap(True)
         self.info = QLabel("")
@@ -133,6 +140,7 @@ class AnnotatePanel(QWidget):
         tools = QGridLayout()
         for i, b in enumerate((self.mode, self.width_next, self.save, self.delete, self.undo, self.redo)):
             tools.addWidget(b, i // 2, i % 2)
+        tools.addWidget(self.reveal, 3, 0, 1, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(grid)
@@ -162,9 +170,9 @@ class AnnotateController(QObject):
         self.store: AnnotationStore | None = None
         self.store_error: str | None = None
         self.annotator: str = self.settings.get("annotate/annotator", "")
-        self.active = False
+        self.state = host.state.annotate
         self.undo_stack = QUndoStack(self)
-        self.layer = AnnotationLayer(host.image_view.view, self)
+        self.layer = AnnotationLayer(host.image_view.view, self, fixed_labels=(host.image_view.overlays.label_item,))
         self.image: Any = None
         self.image_path: str | None = None
         self.image_set_name: str | None = None
@@ -201,7 +209,14 @@ class AnnotateController(QObject):
         self.vetting.image_activated.connect(self.show_image_id)
         self.vetting.refresh_requested.connect(self.refresh_vetting)
         host.bottom_tabs.currentChanged.connect(lambda _i: self._vetting_maybe())
+        host.bar_fitted.connect(self._draw_machine)  # a live fit replaces the stored machine line
+        self.state.watch_any(lambda _changes: self._blind_changed())
         self._update_panel()
+
+    @property
+    def active(self) -> bool:
+        """Annotate mode is on (kept in the session state, where the overlays follow it)."""
+        return self.state.active
 
     # ================================================================== wiring with the window
 
@@ -215,15 +230,17 @@ class AnnotateController(QObject):
             "annotate_delete": self.delete_or_discard,
             "annotate_undo": self.undo_stack.undo,
             "annotate_redo": self.undo_stack.redo,
+            "annotate_reveal": lambda *_: self.set_reveal(self.actions["annotate_reveal"].isChecked()),
             "annotator": self.ask_annotator,
         }
 
     def attach_actions(self, actions: dict[str, QAction]) -> None:
         """Finish the window's annotate actions: check states, where Enter/Delete apply, undo state."""
         self.actions = {k: v for k, v in actions.items() if k in self.action_handlers()}
-        for name in ("annotate_mode", "annotate_width"):
+        for name in ("annotate_mode", "annotate_width", "annotate_reveal"):
             actions[name].setCheckable(True)
             actions[name].setChecked(False)
+        actions["annotate_reveal"].setChecked(self.state.reveal)
         # Enter and Delete act on the image (or the browser), so Enter in the filter box still filters
         for name in ("annotate_save", "annotate_delete"):
             self.host.act_on_image(actions[name])
@@ -240,7 +257,8 @@ class AnnotateController(QObject):
                                     (p.save, "annotate_save", "Save + next (Enter)"),
                                     (p.delete, "annotate_delete", "Delete (Del)"),
                                     (p.undo, "annotate_undo", "Undo (Ctrl+Z)"),
-                                    (p.redo, "annotate_redo", "Redo (Ctrl+Shift+Z)")):
+                                    (p.redo, "annotate_redo", "Redo (Ctrl+Shift+Z)"),
+                                    (p.reveal, "annotate_reveal", "Show machine + others after saving (V)")):
             actions[name].setIconText(short)  # what a tool button shows; menus keep the full text
             button.setDefaultAction(actions[name])
         self._update_panel()
@@ -344,7 +362,7 @@ class AnnotateController(QObject):
             self.report("warning", "annotate mode needs your name")
         if on:
             self.ensure_database()
-        self.active = bool(on)
+        self.state.active = bool(on)  # the overlays and lines follow (_blind_changed)
         mode = self.actions.get("annotate_mode")
         if mode is not None and mode.isChecked() != self.active:
             mode.setChecked(self.active)  # (setChecked does not emit triggered, so no loop)
@@ -353,11 +371,27 @@ class AnnotateController(QObject):
             self.dock.show()
             self.dock.raise_()
             self.host.focus_view()  # also after the name dialog
-            self.host.show_status("annotate mode: drag along the bar; Enter saves and moves on", 8000)
+            self.host.show_status("annotate mode: drag along the bar; Enter saves and moves on (the machine's "
+                                  "line and others' stay hidden until you have saved)", 8000)
         elif self.draft is not None and not self.draft.empty:
             self.save_draft(reason="saved the drawing you left on")
         self._update_panel()
         return self.active
+
+    def set_reveal(self, on: bool) -> None:
+        """V: after saving on an image, show the machine's line, the saliency and others' lines."""
+        self.state.reveal = bool(on)
+        action = self.actions.get("annotate_reveal")
+        if action is not None and action.isChecked() != self.state.reveal:
+            action.setChecked(self.state.reveal)
+        if self.active and self.state.reveal and not self.state.saved_here:
+            self.host.show_status("the machine's line and others' show once you have saved your bar on this image",
+                                  6000)
+
+    def _blind_changed(self) -> None:
+        """Annotate mode, V or this image's saved state changed: hide or show what the annotator may see."""
+        self.host.image_view.overlays.set_blind(self.state.blind)
+        self._draw_lines()
 
     def _width_next_toggled(self) -> None:
         action = self.actions.get("annotate_width")
@@ -379,6 +413,7 @@ class AnnotateController(QObject):
         self.records = []
         self.machine = []
         self.draft = None
+        self.state.saved_here = False  # blind until this image's own bar is known
         self.layer.clear()
         self.layer.set_image_rect(None, None)
         self._update_panel()
@@ -409,19 +444,36 @@ class AnnotateController(QObject):
                     self.machine = self.store.machine_measurements(image_id=record.id)
             except StoreError as exc:
                 self.report("error", f"could not read the annotations: {exc}")
+        saved = own_annotation(self.records, self.annotator) is not None
+        if not self.state.update(saved_here=saved):  # a change redraws through _blind_changed
+            self._draw_lines()
+
+    def _others_visible(self) -> bool:
+        """Others' and the machine's lines may be shown: the check box, and not blind."""
+        return self.panel.show_others.isChecked() and not self.state.blind
+
+    def _draw_lines(self) -> None:
+        """Draw the lines read by _load_lines: yours always, others' and the machine's unless blind."""
         own = own_annotation(self.records, self.annotator)
-        show_others = self.panel.show_others.isChecked()
         mine = [r for r in self.records if r.annotator == self.annotator]
         self.layer.set_own([(r.id, r.bar, r.width_line, f"{r.annotator} {r.length_px:.1f} px") for r in mine])
-        others = [r for r in self.records if r.annotator != self.annotator] if show_others else []
+        others = [r for r in self.records if r.annotator != self.annotator] if self._others_visible() else []
         self.layer.set_others([(r.annotator, annotator_colour(r.annotator_id, own=False), r.bar, r.width_line,
                                 f"{r.annotator} {r.length_px:.1f} px") for r in others])
-        m = latest_machine(self.machine) if show_others else None
-        self.layer.set_machine(m.bar if m is not None else None,
-                               f"machine ({m.method}) {m.length_px:.1f} px" if m is not None else "")
+        self._draw_machine()
         self._show_draft()
         self._update_panel(own)
         self.lines_shown.emit()
+
+    def _draw_machine(self) -> None:
+        """The stored machine line, only where the window has no live fit to draw (one machine line)."""
+        live, _hash = self.host.machine_bar()
+        m = latest_machine(self.machine) if self._others_visible() else None
+        if m is not None and live is not None and getattr(live, "ok", False):
+            m = None
+        self.layer.set_machine(m.bar if m is not None else None,
+                               f"machine ({m.method}) {m.length_px:.1f} px" if m is not None else "")
+        self.layer.restack()  # the live label may have moved
 
     # ================================================================== drawing
 
@@ -685,20 +737,24 @@ class AnnotateController(QObject):
             rows.append(f"<span style='color:{colour_hex((255, 214, 0))}'>■</span> <b>unsaved</b> "
                         f"{html.escape(lengths_text(line.length_px, scale, z))}"
                         + (" + width" if self.draft.bar is not None and self.draft.width is not None else ""))
+        visible = self._others_visible()
         for r in self.records:
             mine = r.annotator == self.annotator
-            if not mine and not self.panel.show_others.isChecked():
+            if not mine and not visible:
                 continue
             colour = annotator_colour(r.annotator_id, own=mine)
             rows.append(f"<span style='color:{colour_hex(colour)}'>■</span> {html.escape(r.annotator)}"
                         f"{' (you)' if mine else ''}: {html.escape(record_text(r))}")
         m = latest_machine(self.machine)
-        if m is not None and self.panel.show_others.isChecked():
+        if m is not None and visible:
             rows.append(f"<span style='color:{colour_hex(MACHINE_COLOUR)}'>■</span> machine ({html.escape(m.method)}):"
                         f" {m.length_px:.1f} px")
         if not rows:
             rows.append("<i>no bar drawn on this image yet</i>")
-        if self.records:
+        if self.state.blind:
+            rows.append("<small>drawing blind: the machine's line, the saliency and others' lines show here once "
+                        "you have saved your bar" + (" (V is on)" if self.state.reveal else ", with V") + "</small>")
+        elif self.records:
             agreement = image_agreements_from(self.records)
             if agreement:
                 rows.append(html.escape(image_agreement_text(agreement[0])))

@@ -16,7 +16,7 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 
-from galaxyscope.gui.annotate_logic import OWN_COLOUR, MACHINE_COLOUR, line_from_scene, line_to_scene
+from galaxyscope.gui.annotate_logic import OWN_COLOUR, MACHINE_COLOUR, line_from_scene, line_to_scene, stack_labels
 from galaxyscope.store import BarLine
 
 Z_CATCHER = 5       # over the image, under every overlay that takes the mouse
@@ -76,7 +76,7 @@ def _label(text: str, colour: tuple[int, ...]) -> pg.TextItem:
 
 
 def _label_pos(line: BarLine) -> tuple[float, float]:
-    """Next to the line's right-hand end (labels of different lines rarely overlap there)."""
+    """Next to the line's right-hand end (where overlaps remain, `AnnotationLayer.restack` moves labels)."""
     (a, b) = line_to_scene(line)
     return max((a, b), key=lambda p: (p[0], -p[1]))
 
@@ -104,9 +104,12 @@ class AnnotationLayer(QObject):
     own_moved = Signal(int)
     draft_moved = Signal()
 
-    def __init__(self, view: pg.ViewBox, parent: QObject | None = None) -> None:
+    def __init__(self, view: pg.ViewBox, parent: QObject | None = None,
+                 fixed_labels: tuple[pg.TextItem, ...] = ()) -> None:
         super().__init__(parent)
         self.view = view
+        self.fixed_labels = fixed_labels  # labels of other layers (the machine's live bar): avoided, not moved
+        self._natural: dict[int, tuple[float, float]] = {}  # id(label) -> where it would be alone
         self.catcher = DrawCatcher(self._dragged)
         view.addItem(self.catcher, ignoreBounds=True)
         self.preview = pg.PlotCurveItem(pen=pg.mkPen(OWN_COLOUR, width=2, style=Qt.PenStyle.DashLine))
@@ -120,6 +123,54 @@ class AnnotationLayer(QObject):
         self.others: list[tuple[str, tuple[int, int, int], list[Any]]] = []
         self.machine: tuple[pg.PlotDataItem, pg.TextItem] | None = None
         self.editable = False
+        view.sigTransformChanged.connect(lambda *_: self.restack())  # zoom, pan, resize: labels change size
+
+    # ------------------------------------------------------------------ labels
+
+    def _place(self, label: pg.TextItem, pos: tuple[float, float]) -> None:
+        """Put ``label`` at its own position (before any stacking)."""
+        self._natural[id(label)] = (float(pos[0]), float(pos[1]))
+        label.setPos(*pos)
+
+    def _all_labels(self) -> list[pg.TextItem]:
+        out = [own.label for own in self.own]
+        if self.draft_label is not None:
+            out.append(self.draft_label)
+        out += [items[-1] for _name, _colour, items in self.others]
+        if self.machine is not None:
+            out.append(self.machine[1])
+        return out
+
+    def labels(self) -> list[pg.TextItem]:
+        """Every label of this layer on screen: yours, the draft's, others', the machine's."""
+        return [label for label in self._all_labels() if label.scene() is not None and label.isVisible()]
+
+    @staticmethod
+    def label_rect(label: pg.TextItem) -> Any:
+        """The label's rectangle in scene (screen) coordinates."""
+        label.updateTransform(force=True)
+        return label.mapRectToScene(label.boundingRect())
+
+    def restack(self) -> None:
+        """Move labels down (on screen) until none overlaps another or a fixed label: each stays
+        beside its line's end when it can, and every name and length stays readable."""
+        alive = {id(label) for label in self._all_labels()}
+        self._natural = {k: v for k, v in self._natural.items() if k in alive}
+        labels = self.labels()
+        if not labels:
+            return
+        for label in labels:
+            label.setPos(*self._natural.get(id(label), (label.pos().x(), label.pos().y())))
+        rects = [self.label_rect(label) for label in labels]
+        fixed = [self.label_rect(f) for f in self.fixed_labels
+                 if f.scene() is not None and f.isVisible() and f.toPlainText()]
+        tops = stack_labels([(r.x(), r.y(), r.width(), r.height()) for r in rects],
+                            [(r.x(), r.y(), r.width(), r.height()) for r in fixed])
+        for label, rect, top in zip(labels, rects, tops):
+            if top != rect.y():
+                at = self.view.mapViewToScene(QPointF(*self._natural.get(id(label), (label.pos().x(),
+                                                                                    label.pos().y()))))
+                label.setPos(self.view.mapSceneToView(QPointF(at.x(), at.y() + top - rect.y())))
 
     # ------------------------------------------------------------------ mode
 
@@ -188,7 +239,7 @@ class AnnotationLayer(QObject):
             bar_roi = self._roi(bar, OWN_COLOUR, 3.0)
             width_roi = self._roi(width, OWN_COLOUR, 2.0) if width is not None else None
             label = _label(text, OWN_COLOUR)
-            label.setPos(*_label_pos(bar))
+            self._place(label, _label_pos(bar))
             self.view.addItem(label, ignoreBounds=True)
             own = OwnLines(ann_id, bar_roi, width_roi, label, [bar_roi, label] + ([width_roi] if width_roi else []))
             for roi in (bar_roi, width_roi):
@@ -197,9 +248,11 @@ class AnnotationLayer(QObject):
                     roi.sigRegionChanged.connect(lambda _r, o=own: self._follow_label(o))
                     self._set_roi_editable(roi, self.editable)
             self.own.append(own)
+        self.restack()
 
     def _follow_label(self, own: OwnLines) -> None:
-        own.label.setPos(*_label_pos(self.roi_line(own.bar)))
+        self._place(own.label, _label_pos(self.roi_line(own.bar)))
+        self.restack()
 
     def own_lines(self, annotation_id: int) -> tuple[BarLine, BarLine | None] | None:
         """Where the ROIs of your annotation ``annotation_id`` are now (after a drag)."""
@@ -226,8 +279,9 @@ class AnnotationLayer(QObject):
         anchor = bar or width
         if anchor is not None and text:
             self.draft_label = _label(text, OWN_COLOUR)
-            self.draft_label.setPos(*_label_pos(anchor))
+            self._place(self.draft_label, _label_pos(anchor))
             self.view.addItem(self.draft_label, ignoreBounds=True)
+        self.restack()
 
     def draft_lines(self) -> tuple[BarLine | None, BarLine | None]:
         """The draft's lines where they are now (the user may have dragged their ends)."""
@@ -253,14 +307,16 @@ class AnnotationLayer(QObject):
                 item.setZValue(Z_OTHERS)
                 items.append(item)
             label = _label(text, colour)
-            label.setPos(*_label_pos(bar))
+            self._place(label, _label_pos(bar))
             items.append(label)
             for item in items:
                 self.view.addItem(item, ignoreBounds=True)
             self.others.append((name, colour, items))
+        self.restack()
 
     def set_machine(self, bar: BarLine | None, text: str = "") -> None:
-        """The machine's stored bar for comparison (dashed cyan); None clears it."""
+        """The machine's stored bar for comparison (dashed cyan); None clears it. The window draws
+        the live fit itself; this one is for images without one (no model loaded, vetting)."""
         if self.machine is not None:
             for item in self.machine:
                 self.view.removeItem(item)
@@ -273,10 +329,11 @@ class AnnotationLayer(QObject):
         item.setZValue(Z_MACHINE)
         label = _label(text, MACHINE_COLOUR)
         label.setAnchor((0.0, 0.0))  # under the line's end, away from the human labels
-        label.setPos(*_label_pos(bar))
+        self._place(label, _label_pos(bar))
         self.view.addItem(item, ignoreBounds=True)
         self.view.addItem(label, ignoreBounds=True)
         self.machine = (item, label)
+        self.restack()
 
     def clear(self) -> None:
         """Remove every line (a new image is coming)."""

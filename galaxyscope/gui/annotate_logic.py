@@ -86,6 +86,35 @@ def colour_hex(colour: Sequence[int]) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+#: a rectangle on screen: (left, top, width, height), y growing downwards
+Rect = tuple[float, float, float, float]
+
+
+def _overlap(a: Rect, b: Rect) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def stack_labels(rects: Sequence[Rect], fixed: Sequence[Rect] = (), gap: float = 2.0) -> list[float]:
+    """The new top of each label so that no two overlap (nor any ``fixed`` one): top to bottom,
+    each label moves down just below whatever it would cover. Why: annotators draw nearly the
+    same line, so labels placed at the lines' ends land on top of each other; pushed down in
+    screen space they stay next to their lines and all readable, at any zoom."""
+    placed = list(fixed)
+    tops = [float(r[1]) for r in rects]
+    for i in sorted(range(len(rects)), key=lambda k: (rects[k][1], rects[k][0])):
+        x, y, w, h = (float(v) for v in rects[i])
+        moved = True
+        while moved:  # y only grows, to the bottom of one of finitely many rectangles: this ends
+            moved = False
+            for other in placed:
+                if _overlap((x, y, w, h), other):
+                    y = float(other[1] + other[3] + gap)
+                    moved = True
+        placed.append((x, y, w, h))
+        tops[i] = y
+    return tops
+
+
 # ---------------------------------------------------------------------- drafts and what Enter saves
 
 

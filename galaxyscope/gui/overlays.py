@@ -44,6 +44,7 @@ class OverlayLayer:
     def __init__(self, view: pg.ViewBox) -> None:
         self.view = view
         self.visible: dict[str, bool] = {name: True for name in OVERLAYS}
+        self.blind = False
         self.saliency_item = pg.ImageItem(axisOrder="row-major")
         self.saliency_item.setZValue(10)
         self.crop_item = pg.PlotCurveItem(pen=pg.mkPen(CROP_COLOUR, width=1, style=Qt.PenStyle.DotLine))
@@ -144,6 +145,12 @@ class OverlayLayer:
         self.visible[name] = bool(visible)
         self._apply_visibility()
 
+    def set_blind(self, blind: bool) -> None:
+        """Hide every overlay whatever its switch says (annotate mode before the annotator saved),
+        without touching the switches: clearing it shows them exactly as they were."""
+        self.blind = bool(blind)
+        self._apply_visibility()
+
     def items_for(self, name: str) -> tuple[Any, ...]:
         return {
             "saliency": (self.saliency_item, self.crop_item),
@@ -160,7 +167,7 @@ class OverlayLayer:
     def _apply_visibility(self) -> None:
         for name in OVERLAYS:
             # the width box and the length label belong to the bar: hiding the bar (B) hides them
-            shown = self.visible[name] and (name not in ("width", "label") or self.visible["bar"])
+            shown = not self.blind and self.visible[name] and (name not in ("width", "label") or self.visible["bar"])
             for item in self.items_for(name):
                 item.setVisible(shown)
         if not self.label_text or not self.label_item.toPlainText():  # an empty label would draw its frame

@@ -1,4 +1,5 @@
-"""The window's session state, without Qt: saliency request, bar parameters, display, overlays, entry.
+"""The window's session state, without Qt: saliency request, bar parameters, display, overlays,
+annotate mode, entry.
 
 Why: the window, its controls, settings persistence and the controllers all need
 the same handful of values. One plain object holds them (in the spirit of glue's
@@ -200,6 +201,26 @@ class BarState(Observable):
 
 
 @dataclass
+class AnnotateState(Observable):
+    """Annotate mode and what it lets the annotator see (issue 17: blind annotation).
+
+    While annotate mode is on, the machine's line, the saliency overlay and other people's
+    lines stay hidden on an image until the annotator has saved their own bar there, and
+    then only if ``reveal`` is on (V). Only ``reveal`` is remembered between runs: whoever
+    vets after drawing keeps vetting, whoever draws stays blind.
+    """
+
+    active: bool = field(default=False, metadata=_meta(persist=False))
+    reveal: bool = field(default=False, metadata=_meta())
+    saved_here: bool = field(default=False, metadata=_meta(persist=False))
+
+    @property
+    def blind(self) -> bool:
+        """True when the machine's work and others' lines must not be shown now."""
+        return self.active and not (self.reveal and self.saved_here)
+
+
+@dataclass
 class EntryState(Observable):
     """What is open: the source path (a folder, catalogue or file), the current entry and its file key."""
 
@@ -209,7 +230,7 @@ class EntryState(Observable):
 
 
 GROUPS: dict[str, str] = {"saliency": "saliency", "display": "display", "overlays": "overlays",
-                          "bars": "bar", "entry": "entry"}
+                          "bars": "bar", "annotate": "annotate", "entry": "entry"}
 
 
 @dataclass
@@ -220,6 +241,7 @@ class SessionState:
     display: DisplayState = field(default_factory=DisplayState)
     overlays: OverlayState = field(default_factory=OverlayState)
     bars: BarState = field(default_factory=BarState)
+    annotate: AnnotateState = field(default_factory=AnnotateState)
     entry: EntryState = field(default_factory=EntryState)
 
     def to_dict(self) -> dict[str, Any]:

@@ -59,6 +59,9 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     ShortcutSpec("annotate_width", "Draw the width line next", ("X",), "Annotate", "or hold Shift while dragging"),
     ShortcutSpec("annotate_delete", "Delete my bar (or discard the drawing)", ("Delete",), "Annotate",
                  "with the image or the browser focused; Esc also discards a drawing"),
+    ShortcutSpec("annotate_reveal", "Show the machine and others after saving", ("V",), "Annotate",
+                 "annotate mode is blind: the machine's line, the saliency and other people's lines show on "
+                 "an image only once you have saved your bar there, and only while this is on"),
     ShortcutSpec("annotate_undo", "Undo", ("Ctrl+Z",), "Annotate", "every step is written to the database at once"),
     ShortcutSpec("annotate_redo", "Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Annotate"),
     ShortcutSpec("annotator", "Change annotator…", (), "Annotate", "the name saved with every bar you draw"),
@@ -92,5 +95,7 @@ def shortcut_help_html(specs: Iterable[ShortcutSpec] = SHORTCUTS) -> str:
     extra = ("<p>Mouse: wheel zooms, drag pans, right-click for view options. "
              "Drag the histogram's handles to set display levels.</p>"
              "<p>Annotate mode (D): drag along the bar to draw it, Shift+drag for its width, drag an end "
-             "to adjust, Enter saves and moves on; middle-drag pans.</p>")
+             "to adjust, Enter saves and moves on; middle-drag pans. You draw blind: the machine's line, "
+             "the saliency and other people's lines stay hidden until you have saved your bar on the "
+             "image; then V shows them.</p>")
     return "<table>" + "".join(rows) + "</table>" + extra

@@ -75,6 +75,7 @@ class AnnotateHost(WindowServices, Protocol):
 
     browser: BrowserWidget
     bottom_tabs: QTabWidget
+    bar_fitted: SignalInstance  # () after every live re-fit of the machine's bar
 
     def dialog_parent(self) -> QWidget:
         """The widget dialogs, docks and the controller itself hang from."""
