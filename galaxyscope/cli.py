@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "galaxyscope.store.cli_annotations",
     "galaxyscope.bias.cli_scan",
     "galaxyscope.bias.cli_sanity",
+    "galaxyscope.finetune.cli_finetune",
 )
 
 
