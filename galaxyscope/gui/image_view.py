@@ -6,6 +6,7 @@ Layout only: pixels are turned into display values by ``display.display_array``
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,9 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 from galaxyscope.gui.display import DisplaySettings, IMAGE_COLORMAPS, display_array
 from galaxyscope.gui.overlays import OverlayLayer
 from galaxyscope.gui.readout import Readout, readout_at
+
+#: the previous image's opacity while the selected one is read
+LOADING_OPACITY = 0.3
 
 
 class ImageView(QWidget):
@@ -67,6 +71,7 @@ class ImageView(QWidget):
         self.pixels = np.asarray(pixels)
         self.wcs = wcs
         self.message.setText("")
+        self.image_item.setOpacity(1.0)
         if settings is not None:
             self.settings = settings
         if cmap is not None:
@@ -107,8 +112,15 @@ class ImageView(QWidget):
         if self.display is not None and self.display.ndim == 3:
             self.image_item.setLookupTable(None)
 
+    def show_loading(self, name: str) -> None:
+        """Another image is being read: name it in the title at once and dim the one still shown,
+        so the view never passes off the previous galaxy as the one selected in the browser."""
+        self.title.setText(f"<b>{html.escape(name)}</b> · <i>loading…</i>")
+        self.image_item.setOpacity(LOADING_OPACITY)
+
     def show_message(self, text: str) -> None:
         """Clear the image and show ``text`` (e.g. why a file could not be read) in its place."""
+        self.image_item.setOpacity(1.0)
         self.pixels = None
         self.display = None
         self.image_item.clear()

@@ -27,6 +27,7 @@ from galaxyscope.gui.batch_controller import MAX_LOGGED_FAILURES, BatchControlle
 from galaxyscope.gui.bias_view import BiasController
 from galaxyscope.gui.browser import BrowserModel, BrowserWidget
 from galaxyscope.gui.controls import BarControls, DisplayControls, OverlayToggles, SaliencyControls
+from galaxyscope.gui.image_loader import ImageLoader
 from galaxyscope.gui.image_view import ImageView
 from galaxyscope.gui.isophote_panel import IsophotePanel
 from galaxyscope.gui.measurements import MeasurementsPanel
@@ -79,8 +80,6 @@ class MainWindow(QMainWindow):
         self.image_set: Any = None
         self.current_image: Any = None
         self.current_failed = False
-        self.load_task: Task | None = None
-        self._set_generation = 0  # bumped per opened set, so late results of an old set are dropped
         self._showing = False  # while an image is put on screen (its channel choice is settled then)
         self._new_set = False  # the next image shown is a new set's first: no channel choice carried over
 
@@ -90,6 +89,7 @@ class MainWindow(QMainWindow):
         self.io_pool = QThreadPool(self)
         self.io_pool.setMaxThreadCount(3)
         self.model_lock = ModelLock()
+        self.loader = ImageLoader(self.tasks, parent=self)  # the selected image, never behind other reads
         self.service = SaliencyService(self.tasks, self.compute_pool, self.model_lock, disk_cache,
                                        chunk=saliency_chunk, parent=self)
         self.thumb_size = thumb_size
@@ -170,6 +170,8 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.browser.entry_selected.connect(self._entry_selected)
+        self.loader.loaded.connect(self._image_loaded)
+        self.loader.failed.connect(self._image_read_failed)
         self.browser.filter_failed.connect(lambda msg: self.report("warning", f"filter: {msg}"))
         self.image_view.cursor_moved.connect(self._cursor_moved)
         self.state.display.watch(("stretch", "interval", "percentile", "channel", "cmap"), self._display_changed)
@@ -297,10 +299,7 @@ class MainWindow(QMainWindow):
         if self.thumbnails is not None:
             self.thumbnails.stop()
         self.batch.set_changed()
-        if self.load_task is not None:
-            self.load_task.cancel()
-            self.load_task = None
-        self._set_generation += 1
+        self.loader.set_image_set(image_set)  # late reads of the previous set are dropped
         self.image_set = image_set
         self.thumbnails = ThumbnailLoader(image_set, self.thumb_size, pool=self.io_pool, parent=self)
         self.browser.set_model(BrowserModel(image_set, self.thumbnails, parent=self))
@@ -377,30 +376,20 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _entry_selected(self, entry: int) -> None:
-        if entry == self.current_entry and (self.current_image is not None or self.load_task is not None):
+        if entry == self.current_entry and (self.current_image is not None or self.loader.busy_with(entry)):
             return
         self.annotate.image_changed(entry)
         self.state.entry.update(index=entry, key=self.file_key(entry))
         self.current_image = None
         self.current_failed = False
         self.analysis.clear()
-        if self.load_task is not None:
-            self.load_task.cancel()
+        self.image_view.show_loading(self.file_key(entry) or str(entry))  # the view follows the browser at once
         self.analysis.keep_only(entry, self.browser.entry_after(entry))
-        image_set, gen = self.image_set, self._set_generation
-        task = Task(lambda progress, cancel: image_set[entry], name=f"read #{entry}")
-        task.succeeded.connect(lambda image, e=entry, g=gen: self._image_loaded(e, image, g))
-        task.failed.connect(lambda exc, tb, e=entry, g=gen: self._image_read_failed(e, exc, g))
-        task.finished.connect(lambda t=task: self._load_finished(t))
-        self.load_task = task
-        self.tasks.start(task, self.io_pool, priority=10)
+        self.loader.load(entry)
 
-    def _load_finished(self, task: Task) -> None:
-        if self.load_task is task:
-            self.load_task = None
-
-    def _image_loaded(self, entry: int, image: Any, generation: int) -> None:
-        if entry != self.current_entry or generation != self._set_generation:
+    @Slot(int, object)
+    def _image_loaded(self, entry: int, image: Any) -> None:
+        if entry != self.current_entry:
             return
         self.current_image = image
         try:
@@ -429,9 +418,8 @@ class MainWindow(QMainWindow):
         self.image_shown.emit(entry)
         self.analysis.image_shown(entry)
 
-    def _image_read_failed(self, entry: int, exc: BaseException, generation: int) -> None:
-        if generation != self._set_generation:
-            return
+    @Slot(int, object)
+    def _image_read_failed(self, entry: int, exc: BaseException) -> None:
         text = str(exc) if isinstance(exc, GalaxyscopeError) else f"{type(exc).__name__}: {exc}"
         if entry == self.current_entry:
             self._show_unreadable(entry, text, "could not read this file")
