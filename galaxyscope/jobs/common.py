@@ -59,14 +59,28 @@ def open_dataset_and_model(dataset: str, model: str | None, device: str | None =
     from galaxyscope.errors import GalaxyscopeError
     from galaxyscope.images.imageset import ImageSet
 
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    set_torch_threads(threads)
     image_set = ImageSet.open(dataset)
     if len(image_set) == 0:
         raise GalaxyscopeError(f"{dataset}: no images found")
     return image_set, resolve_model(model, device=device)
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """Cap torch's CPU threads (intra-op, and inter-op while torch still allows it); None: torch's choice.
+
+    Why: torch takes every core by default, so two batch processes (or a batch beside other
+    work) oversubscribe the CPU and each runs several times slower than with its share.
+    """
+    if not threads:
+        return
+    import torch
+
+    torch.set_num_threads(int(threads))
+    try:
+        torch.set_num_interop_threads(int(threads))
+    except RuntimeError:  # only settable before the first parallel work of the process
+        pass
 
 
 def saliency_cache(enabled: bool = True):
