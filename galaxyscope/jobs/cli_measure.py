@@ -13,7 +13,10 @@ EXAMPLES = """\
 examples:
   galaxyscope measure synth_set --out results.ecsv       # paper, moments and isophote; the shipped model
   galaxyscope measure gz2/catalog.csv --method moments --attribution ig --keep dr7objid \\
-      --model my.safetensors --out gz2.ecsv"""
+      --model my.safetensors --out gz2.ecsv
+  galaxyscope measure synth_set --threads 1 --out results.ecsv     # one torch thread (beside other work)
+  galaxyscope measure gz2 --workers 4 --out gz2_bars.parquet       # LocalCluster of 4 processes; rerun resumes
+  galaxyscope measure gz2 --scheduler tcp://head:8786 --out gz2_bars.ecsv  # a running Dask cluster"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="checkpoint (.safetensors); default: the shipped model")
     p.add_argument("--method", default="all",
                    help="paper, moments, isophote (ellipse fits, no network) or all (default all), comma-separated")
-    p.add_argument("--out", required=True, help="results table (.ecsv, .csv or .fits)")
+    p.add_argument("--out", required=True,
+                   help="results table (.ecsv, .csv or .fits), or a folder ending in .parquet (one Parquet "
+                        "file per partition; a rerun resumes)")
     p.add_argument("--device", help="cpu, cuda or mps (default: best available)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the saliency cache")
     p.add_argument("--keep", action="append", default=[], metavar="COL",
@@ -45,9 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="skip the isophote cross-check (no methods_disagree flags; faster)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     from galaxyscope.images.guarded_read import add_read_limit_arguments
+    from galaxyscope.jobs.cluster_args import add_cluster_arguments
     from galaxyscope.saliency.cli_args import add_saliency_arguments
 
     add_saliency_arguments(p)
+    add_cluster_arguments(p)
     add_read_limit_arguments(p)
     p.set_defaults(func=run)
 
@@ -69,11 +76,16 @@ def run(args: argparse.Namespace) -> int:
         raise GalaxyscopeError(f"--min-bar-probability must lie in [0, 1], got {args.min_bar_probability}")
     from galaxyscope.images.guarded_read import limits_from_args
 
+    from galaxyscope.jobs.cluster_args import cluster_options
+
     read_limits = limits_from_args(args)
+    batch = cluster_options(args)
     out = Path(args.out)
-    if out.suffix.lower() not in (".ecsv", ".csv", ".fits"):
-        raise GalaxyscopeError(f"{out}: output must end in .ecsv, .csv or .fits")
-    image_set, model = open_dataset_and_model(args.dataset, args.model, args.device)
+    if out.suffix.lower() not in (".ecsv", ".csv", ".fits", ".parquet"):
+        raise GalaxyscopeError(f"{out}: output must end in .ecsv, .csv, .fits or .parquet (a folder)")
+    if batch.distributed or out.suffix.lower() == ".parquet":
+        return run_partitioned(args, batch, methods, saliency, read_limits, out)
+    image_set, model = open_dataset_and_model(args.dataset, args.model, args.device, threads=batch.threads)
     if args.framing != "model":
         from galaxyscope.model.framing import set_framing
 
@@ -112,6 +124,70 @@ def run(args: argparse.Namespace) -> int:
         n_nobar = sum("no_bar" in f.split(",") for f in flags)
         print(f"P(bar) threshold {report.table.meta['min_bar_probability']:.2f}: {n_nobar} of {len(flags)} rows "
               f"say 'no bar'; framing {report.table.meta['framing']}")
+    return 0 if n_ok else 2
+
+
+def run_partitioned(args: argparse.Namespace, batch, methods, saliency, read_limits, out: Path) -> int:
+    """``measure`` in Parquet partitions: on a Dask cluster (--workers / --scheduler), or in this
+    process for a ``.parquet`` output; the table formats are gathered from the partitions."""
+    import contextlib
+
+    from galaxyscope.jobs.common import open_dataset_and_model, tqdm_progress
+    from galaxyscope.jobs.distributed import dask_client
+    from galaxyscope.jobs.distributed_measure import MeasureWork, keep_kinds, measure_distributed
+    from galaxyscope.jobs.measure_job import check_keep_columns
+
+    parquet = out.suffix.lower() == ".parquet"
+    folder = out if parquet else out.with_name(out.name + ".parts")
+    if parquet and out.exists() and not out.is_dir():
+        raise GalaxyscopeError(f"{out}: exists and is not a folder (a .parquet output is a folder of partitions)")
+    # the client plans with the model on the CPU: the workers pick their own devices
+    image_set, model = open_dataset_and_model(args.dataset, args.model, "cpu", threads=batch.threads)
+    if args.framing != "model":
+        from galaxyscope.model.framing import set_framing
+
+        set_framing(model, args.framing)
+    check_keep_columns(image_set, args.keep)
+    for text in getattr(image_set, "warnings", []):
+        print(f"warning: {text}", file=sys.stderr)
+    work = MeasureWork(
+        model_path=str(Path(model.path).resolve()) if model.path else "", model_sha256=model.sha256 or "",
+        methods=tuple(methods), attribution=saliency.method, n_samples=saliency.n_samples, noise=saliency.noise,
+        target=saliency.target, min_bar_probability=args.min_bar_probability,
+        check_agreement=not args.no_agreement, framing=args.framing, keep=keep_kinds(image_set, args.keep),
+        device=args.device, threads=batch.threads, use_cache=not args.no_cache)
+    progress, close = tqdm_progress("measure", disable=args.quiet)
+    client_cm = (dask_client(batch.workers, batch.scheduler) if batch.distributed
+                 else contextlib.nullcontext(None))
+    try:
+        with terminate_as_interrupt(), client_cm as client:
+            if client is not None and not args.quiet:
+                where = batch.scheduler or f"LocalCluster of {batch.workers} processes x {batch.threads} thread(s)"
+                from galaxyscope.jobs.distributed import dashboard_link
+
+                link = dashboard_link(client)
+                print(f"dask: {where}" + (f"; dashboard {link}" if link else ""), file=sys.stderr)
+            report, run = measure_distributed(image_set, model, work, str(args.dataset), folder, client=client,
+                                              partition_size=batch.partition_size, keep_columns=args.keep,
+                                              read_limits=read_limits, progress=progress)
+    except KeyboardInterrupt:
+        close()
+        print(f"interrupted: finished partitions are kept in {folder}; the same command resumes",
+              file=sys.stderr)
+        return 130
+    close()
+    print(f"partitions: {len(run.written)} written, {len(run.skipped)} already there, "
+          f"{len(run.partitions)} in all ({folder})", file=sys.stderr)
+    if not parquet:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fmt = {".ecsv": "ascii.ecsv", ".csv": "ascii.csv", ".fits": "fits"}[out.suffix.lower()]
+        report.table.write(out, format=fmt, overwrite=True)
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)  # the table is the result; its parts are no longer needed
+    print_skipped(report.failures)
+    n_ok = len(set(report.table["filename"])) if len(report.table) else 0
+    print(f"measured {n_ok} of {report.n_images} images with {', '.join(methods)} -> {out}")
     return 0 if n_ok else 2
 
 
