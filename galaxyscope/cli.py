@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "galaxyscope.synth.cli_synth",
     "galaxyscope.model.cli_train",
     "galaxyscope.jobs.cli_measure",
+    "galaxyscope.jobs.cli_saliency",
     "galaxyscope.evaluate.cli_evaluate",
     "galaxyscope.gui.cli_demo",
     "galaxyscope.gui.cli_gui",

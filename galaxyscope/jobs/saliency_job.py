@@ -1,0 +1,67 @@
+"""Precompute saliency maps into the window's on-disk cache, as an `ImageWork`.
+
+Why: the window computes a map when an image is shown (seconds on a CPU); a survey-sized
+set is better done once, in batch, on a cluster: afterwards every image opens from the
+cache in milliseconds. The maps are keyed exactly as the window asks for them
+(`SaliencyCache.key`: image pixels, model, method, target, parameters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from galaxyscope.errors import GalaxyscopeError
+from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_NOISE, DEFAULT_SAMPLES
+
+#: one Parquet row per image: which cache entry holds its map, and the model's answer
+SALIENCY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("filename", "str"), ("cache_key", "str"), ("method", "str"), ("target", "str"),
+    ("bar_logit", "float"), ("bar_score", "float"), ("from_cache", "bool"), ("seconds", "float"),
+    ("device", "str"),
+)
+
+
+@dataclass(frozen=True)
+class SaliencyWork:
+    """Compute (or find) each image's map in the cache at ``cache_root`` (None: the worker's default)."""
+
+    model_path: str
+    model_sha256: str
+    method: str = DEFAULT_METHOD
+    n_samples: int = DEFAULT_SAMPLES
+    noise: float = DEFAULT_NOISE
+    target: str | None = None
+    cache_root: str | None = None
+    device: str | None = None
+    threads: int = 1
+    name: str = field(default="saliency", init=False)
+    columns: tuple[tuple[str, str], ...] = field(default=SALIENCY_COLUMNS, init=False)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"model": self.model_sha256, "method": self.method, "n_samples": self.n_samples,
+                "noise": self.noise, "target": self.target, "cache": self.cache_root}
+
+    def setup(self) -> tuple[Any, Any]:
+        """The model (loaded once per process, threads first) and the cache."""
+        from galaxyscope.jobs.common import resolve_model, set_torch_threads
+        from galaxyscope.saliency.cache import SaliencyCache
+
+        set_torch_threads(self.threads)
+        model = resolve_model(self.model_path, device=self.device)
+        if self.model_sha256 and model.sha256 and model.sha256 != self.model_sha256:
+            raise GalaxyscopeError(f"{self.model_path}: this worker sees another model file than the client "
+                                   f"(sha256 {model.sha256[:12]} != {self.model_sha256[:12]})")
+        return model, SaliencyCache(self.cache_root)
+
+    def rows(self, state: tuple[Any, Any], key: str, image: Any) -> list[dict[str, Any]]:
+        model, cache = state
+        params = {"n_samples": self.n_samples, "noise": self.noise}
+        result = cache.get_or_compute(model, image, self.method, target=self.target, **params)
+        prob = result.score.probability
+        return [{
+            "filename": key, "cache_key": cache.key(model, image, self.method, target=self.target, **params),
+            "method": result.method, "target": result.target, "bar_logit": result.score.logit,
+            "bar_score": float("nan") if prob is None else prob, "from_cache": result.from_cache,
+            "seconds": result.elapsed_s, "device": result.device,
+        }]
