@@ -23,7 +23,12 @@ examples:
   galaxyscope annotations import bars.sqlite alice.ecsv              # merge another annotator's export
   galaxyscope annotations import bars.sqlite hoyle2011.csv --format hoyle
   galaxyscope annotations import bars.sqlite labels.csv --dataset gz2 --annotator gz2-votes"""
-EXAMPLES = EXPORT_EXAMPLES + "\n" + IMPORT_EXAMPLES.removeprefix("examples:\n")
+VERSIONS_EXAMPLES = """\
+examples:
+  galaxyscope annotations versions bars.sqlite
+  galaxyscope annotations versions bars.sqlite --json"""
+EXAMPLES = (EXPORT_EXAMPLES + "\n" + IMPORT_EXAMPLES.removeprefix("examples:\n") + "\n"
+            + VERSIONS_EXAMPLES.removeprefix("examples:\n"))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Move annotations between a galaxyscope annotation database and tables.",
         epilog=EXAMPLES,
     )
-    sub = p.add_subparsers(dest="annotations_command", metavar="{export,import}")
+    sub = p.add_subparsers(dest="annotations_command", metavar="{export,import,versions}")
     sub.required = True
 
     ex = sub.add_parser(
@@ -84,7 +89,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "needed for a table with a has_bar column")
     im.add_argument("--annotator", metavar="NAME",
                     help="whose labels these are (default: the table's file name)")
+    ve = sub.add_parser(
+        "versions", help="list the models fine-tuned on this database's labels",
+        description=("One line per model version recorded by 'galaxyscope finetune' (or the window's "
+                     "'Improve model'): name, file, SHA-256, base model, labelled images trained on and "
+                     "held out, and the held-out P(bar) AUC and length rho of base and fine-tuned model. "
+                     "The database is opened read-only."),
+        epilog=VERSIONS_EXAMPLES,
+    )
+    ve.add_argument("db", type=Path, metavar="DB", help="annotation database (SQLite file)")
+    ve.add_argument("--json", action="store_true", help="print the versions as JSON (everything recorded)")
     p.set_defaults(func=run)
+
+
+def run_versions(args: argparse.Namespace) -> int:
+    """List model versions."""
+    import json
+    from dataclasses import asdict
+
+    from galaxyscope.store.annotation_store import AnnotationStore
+
+    with AnnotationStore(args.db, readonly=True) as store:
+        versions = store.model_versions()
+    if args.json:
+        print(json.dumps([{**asdict(v), "created": v.created.isoformat()} for v in versions], indent=2))
+        return 0
+    if not versions:
+        print(f"{args.db}: no model versions yet ('galaxyscope finetune DATASET --db {args.db} --out M.safetensors')")
+    for v in versions:
+        comp = (v.metrics or {}).get("comparison") or {}
+
+        def pair(name: str) -> str:
+            base, tuned = comp.get(f"{name}_base") or {}, comp.get(f"{name}_tuned") or {}
+            if base.get("value") is None or tuned.get("value") is None:
+                return f"{name} -"
+            return f"{name} {base['value']:.2f} -> {tuned['value']:.2f}"
+
+        print(f"{v.id}  {v.name}  {v.created:%Y-%m-%d %H:%M}  {v.path}  sha256 {v.sha256[:12]}  base "
+              f"{(v.base_sha256 or '?')[:12]}  trained on {v.n_train}, held out {v.n_test}: "
+              f"{pair('auc')}, {pair('rho')}")
+    return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -153,4 +197,6 @@ def run(args: argparse.Namespace) -> int:
     """Run ``annotations export`` or ``annotations import``."""
     if args.annotations_command == "export":
         return run_export(args)
+    if args.annotations_command == "versions":
+        return run_versions(args)
     return run_import(args)
