@@ -26,9 +26,9 @@ from galaxyscope.gui.session_state import Change, SaliencyKey
 from galaxyscope.gui.window_services import AnalysisHost
 from galaxyscope.gui.workers import Task
 from galaxyscope.images.identity import redshift_of
-from galaxyscope.jobs.measure_job import assess, length_calibration, model_min_bar_probability
-from galaxyscope.model.domain import domain_reasons
-from galaxyscope.model.framing import set_framing
+
+# galaxyscope.jobs.measure_job, model.domain and model.framing import torch: they are imported where a
+# model is in use, so the window is painted while the model (and torch) still load in a worker
 
 
 class AnalysisController(QObject):
@@ -88,6 +88,8 @@ class AnalysisController(QObject):
                 sc.set_targets([], None)
                 sc.score.setText("no model: images only (File > Open model…)")
                 return
+            from galaxyscope.jobs.measure_job import model_min_bar_probability
+
             names = list(model.meta.output_names)
             sc.set_targets(names, names[model.output_index(None)])
             sc.score.setText("")
@@ -234,6 +236,8 @@ class AnalysisController(QObject):
         framing = h.state.saliency.framing
         if h.model is None or framing is None or h.model.preprocessing.framing == framing:
             return
+        from galaxyscope.model.framing import set_framing
+
         try:
             set_framing(h.model, framing)
         except GalaxyscopeError as exc:
@@ -260,6 +264,8 @@ class AnalysisController(QObject):
             self.fits = {}
             self.draw_bar()
             return
+        from galaxyscope.jobs.measure_job import assess, length_calibration
+
         pre = h.model.preprocessing
         image = h.current_image
         bars = h.state.bars
@@ -319,6 +325,8 @@ class AnalysisController(QObject):
             return []
         key = (id(image), id(model), model.preprocessing)
         if self._domain_key != key:
+            from galaxyscope.model.domain import domain_reasons
+
             self._domain_key = key
             self._domain_cache = domain_reasons(model, image)
         return self._domain_cache

@@ -99,6 +99,23 @@ def load_model_for_gui(path: str | None) -> tuple[Any, str]:
         return None, f"no model: {exc}"
 
 
+def load_model_in_worker(path: str | Path | None) -> tuple[Any, str]:
+    """What the window's model-loading worker runs: torch's threads (one core left for the GUI),
+    then `load_model_for_gui`. Why in a worker: importing torch and reading the checkpoint take
+    seconds, and the window is painted and browsable meanwhile."""
+    _leave_a_core_for_the_gui()
+    return load_model_for_gui(str(path) if path else None)
+
+
+def check_model_path(path: str | Path | None) -> None:
+    """An explicitly named model file that is missing stops the command before any window opens
+    (other problems with it are reported in the window, which loads it in a worker)."""
+    if path and not Path(path).expanduser().exists():
+        from galaxyscope.errors import ModelLoadError
+
+        raise ModelLoadError(Path(path), "model file not found")
+
+
 def _leave_a_core_for_the_gui() -> None:
     try:
         import torch
@@ -113,6 +130,8 @@ def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str
             size: tuple[int, int] | None = None, screenshot_timeout_s: float = SCREENSHOT_TIMEOUT_S) -> int:
     """Open the main window on ``path`` (folder, catalogue or image) and run until it is closed.
 
+    The window is shown first and the model (``model``, else the shipped one) loads in a worker
+    with a status message; the saliency of the image on screen is computed once it is there.
     With ``screenshot``: select the first galaxy, wait for its saliency and bar,
     save the window as a PNG there and return 0 (1 if it timed out). Settings
     are then kept in a throw-away file so the picture does not depend on the
@@ -126,9 +145,8 @@ def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str
         raise GalaxyscopeError("--screenshot needs an image set to show (give PATH)")
     if screenshot is not None and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    loaded, note = load_model_for_gui(model)
+    check_model_path(model)
     app = ensure_app()
-    _leave_a_core_for_the_gui()
 
     from galaxyscope.gui.main_window import MainWindow
     from galaxyscope.gui.settings import DEFAULT_WINDOW_SIZE, Settings
@@ -139,13 +157,12 @@ def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str
         settings_path = Path(tmp.name) / "screenshot.ini"
     settings = Settings(settings_path)
     disk_cache = _disk_cache()
-    window = MainWindow(model=loaded, settings=settings, disk_cache=disk_cache, db_path=db,
+    window = MainWindow(model=None, settings=settings, disk_cache=disk_cache, db_path=db,
                         restore_state=screenshot is None)
-    if note:
-        window.report("warning", note)
     if screenshot is not None or size is not None:
         window.resize(*(size or DEFAULT_WINDOW_SIZE))
     window.show()
+    window.load_model(model, shipped_default=not model)
     if image_set is not None:
         window.set_image_set(image_set, source=str(path))
     elif screenshot is None:

@@ -80,6 +80,7 @@ class MainWindow(QMainWindow):
         self.image_set: Any = None
         self.current_image: Any = None
         self.current_failed = False
+        self.model_task: Task | None = None  # the model loading in a worker, if any
         self._showing = False  # while an image is put on screen (its channel choice is settled then)
         self._new_set = False  # the next image shown is a new set's first: no channel choice carried over
 
@@ -360,6 +361,8 @@ class MainWindow(QMainWindow):
     def is_settled(self) -> bool:
         """True when the current image, its saliency and bar (if a model is loaded) and the
         visible thumbnails are all done: what ``--screenshot`` waits for."""
+        if self.model_task is not None:
+            return False
         if self.image_set is None or len(self.image_set) == 0:
             return True
         if self.current_entry is None:
@@ -440,15 +443,34 @@ class MainWindow(QMainWindow):
 
     # ================================================================== dialogs and views
 
-    def load_model(self, path: str | Path) -> Task:
-        """Load a checkpoint in a worker; on success it becomes the window's model."""
-        from galaxyscope.model.checkpoint import load_checkpoint
+    def load_model(self, path: str | Path | None, *, shipped_default: bool = False) -> Task:
+        """Load a checkpoint (None: the shipped model) in a worker, saying so in the status bar; the
+        window stays usable and the image on screen gets its saliency once the model is in."""
+        from galaxyscope.gui.app import load_model_in_worker
 
-        task = Task(lambda progress, cancel: load_checkpoint(path), name="load model")
-        task.succeeded.connect(self.set_model)
-        task.failed.connect(lambda exc, tb: self.report("error", str(exc)))
-        self.tasks.start(task, self.io_pool)
+        name = Path(path).name if path else "the shipped model"
+        label_before = self.model_label.text()
+        self.model_label.setText(f"loading model {name} …")
+        self.saliency_controls.score.setText(f"loading {name} …: the saliency follows")
+        self.show_status(f"loading {name} (torch and the checkpoint); the images can be browsed meanwhile", 15000)
+        task = Task(lambda progress, cancel: load_model_in_worker(path), name="load model")
+        task.succeeded.connect(lambda result: self._model_loaded(*result, shipped_default=shipped_default,
+                                                                 label_before=label_before))
+        task.failed.connect(lambda exc, tb: self._model_loaded(None, str(exc), shipped_default=False,
+                                                               label_before=label_before))
+        task.finished.connect(lambda t=task: setattr(self, "model_task", None) if self.model_task is t else None)
+        self.model_task = task
+        self.tasks.start(task, self.io_pool, priority=30)
         return task
+
+    def _model_loaded(self, model: Any, note: str, *, shipped_default: bool, label_before: str) -> None:
+        if model is not None:
+            self.set_model(model)
+            self.show_status(f"{self.model_label.text()}: loaded", 4000)
+            return
+        self.model_label.setText(label_before)  # the model in use (if any) stays
+        self.saliency_controls.score.setText("" if self.model is not None else "no model: images only")
+        self.report("warning" if shipped_default else "error", note)
 
     def show_shortcuts(self) -> QDialog:
         return show_shortcuts(self)
