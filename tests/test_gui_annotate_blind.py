@@ -57,6 +57,10 @@ def shown(w, name: str) -> bool:
     return w.image_view.overlays.is_shown(name)
 
 
+def results_hidden(w, name: str) -> bool:
+    return w.browser.table.isColumnHidden(w.browser.model.columns.index(name))
+
+
 def key(qtbot, w, k) -> None:
     qtbot.keyClick(w.image_view.glw, k)
 
@@ -86,6 +90,8 @@ def test_annotate_mode_is_blind_until_saved_then_v_reveals_one_machine_line(make
     info = w.annotate.panel.info.text()
     assert "bob" not in info and "machine" not in info.split("<small>")[0]
     assert w.state.overlays.saliency and w.state.overlays.bar  # the switches themselves are untouched
+    assert "P(" not in w.image_view.title.text()  # nor the machine's score
+    assert all(results_hidden(w, name) for name in ("score", "paper_px", "moments_px", "flags"))
 
     key(qtbot, w, Qt.Key.Key_V)  # V before saving: still blind, and says why
     assert w.state.annotate.reveal and w.state.annotate.blind and not shown(w, "saliency")
@@ -105,7 +111,7 @@ def test_annotate_mode_is_blind_until_saved_then_v_reveals_one_machine_line(make
     assert shown(w, "saliency") and shown(w, "bar") and not shown(w, "mask")
     assert set(layer.other_colours()) == {"bob"}
     # one machine line: the live fit, in the machine's colour even when flagged, labelled by method
-    assert layer.machine is None
+    assert layer.machine is None and "P(" in w.image_view.title.text()
     pen = w.image_view.overlays.bar_item.opts["pen"].color()
     assert (pen.red(), pen.green(), pen.blue()) == MACHINE_COLOUR
     assert w.image_view.overlays.label_item.toPlainText().startswith(f"machine ({w.state.bars.method})")
@@ -117,6 +123,7 @@ def test_annotate_mode_is_blind_until_saved_then_v_reveals_one_machine_line(make
     assert shown(w, "saliency") and shown(w, "bar") and not shown(w, "mask")
     assert not w.image_view.overlays.label_item.toPlainText().startswith("machine (")
     assert set(layer.other_colours()) == {"bob"}
+    assert not any(results_hidden(w, name) for name in ("score", "paper_px", "moments_px", "flags"))
 
 
 def test_reveal_is_remembered_and_annotate_mode_is_not(make_window, qtbot, tmp_path):

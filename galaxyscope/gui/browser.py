@@ -236,6 +236,7 @@ class BrowserWidget(QWidget):
     def __init__(self, thumb_size: int = 48, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.thumb_size = thumb_size
+        self.results_hidden = False
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("filter: has_bar == 1 and paper_px > 30, or part of a file name")
         self.filter_edit.setClearButtonEnabled(True)
@@ -282,16 +283,27 @@ class BrowserWidget(QWidget):
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         for c in range(1, model.columnCount()):
             self.table.setColumnWidth(c, max(64, self.table.fontMetrics().horizontalAdvance(model.columns[c]) + 24))
-        self.fit_first_columns()
+        self.set_results_hidden(self.results_hidden)
         model.layoutChanged.connect(self._update_count)
         self._update_count()
+
+    def set_results_hidden(self, hidden: bool) -> None:
+        """Hide (or show again) the machine's columns (score, lengths, flags): annotate mode draws
+        blind, and a length in the list would anchor the line being drawn as much as one on the image."""
+        self.results_hidden = bool(hidden)
+        if self.model is None:
+            return
+        for name in MEASURE_COLUMNS:
+            if name in self.model.columns:
+                self.table.setColumnHidden(self.model.columns.index(name), self.results_hidden)
+        self.fit_first_columns()
 
     def fit_first_columns(self) -> None:
         """Give the file column what is left after score and the first length column, so those
         two numbers are always in view however narrow the dock (names elide in the middle)."""
         if self.model is None or self.model.columnCount() < 2:
             return
-        shown = range(1, min(3, self.model.columnCount()))
+        shown = [c for c in range(1, min(3, self.model.columnCount())) if not self.table.isColumnHidden(c)]
         others = sum(self.table.columnWidth(c) for c in shown)
         room = self.table.viewport().width() - others - 2
         self.table.setColumnWidth(0, max(self.thumb_size + 56, room))

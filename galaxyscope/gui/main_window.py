@@ -177,6 +177,7 @@ class MainWindow(QMainWindow):
         self.image_view.cursor_moved.connect(self._cursor_moved)
         self.state.display.watch(("stretch", "interval", "percentile", "channel", "cmap"), self._display_changed)
         self.state.overlays.watch_any(self._overlays_changed)
+        self.state.annotate.watch_any(self._annotate_changed)
         for name in OVERLAY_LABELS:
             self.image_view.overlays.set_visible(name, bool(getattr(self.state.overlays, name)))
         self.saliency_controls.compute_clicked.connect(lambda: self.analysis.compute(force=True))
@@ -489,6 +490,11 @@ class MainWindow(QMainWindow):
         if not self._showing:  # a new image's channel choice: drawn with the image itself
             self.image_view.set_display(self.state.display.settings(), self.state.display.cmap)
 
+    def _annotate_changed(self, _changes: tuple[Change, ...]) -> None:
+        """Blind annotation: no score in the title, no machine columns in the browser."""
+        self.browser.set_results_hidden(self.state.annotate.active)
+        self.update_title()
+
     def _overlays_changed(self, changes: tuple[Change, ...]) -> None:
         for change in changes:
             self.image_view.overlays.set_visible(change.name, bool(change.new))
@@ -501,7 +507,7 @@ class MainWindow(QMainWindow):
         """The line above the image: file, size, bands, pixel scale, WCS, score and method."""
         if self.current_image is not None and self.current_entry is not None and self.browser.model is not None:
             self.image_view.title.setText(title_html(self.file_key(self.current_entry) or "", self.current_image,
-                                                     self.current_saliency))
+                                                     None if self.state.annotate.blind else self.current_saliency))
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         self.save_settings()
