@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from galaxyscope.errors import GalaxyscopeError
+from galaxyscope.errors import GalaxyscopeError, ImageReadError
 from galaxyscope.progress import CancelCheck, Progress, raise_if_cancelled
 
 Log = Callable[[str], None]
@@ -351,15 +351,26 @@ def finetune_from_database(dataset: str | Path | Any, store: Any, base: Any, out
         if labelled.n_bar == 0 or labelled.n_bar == len(labelled):
             raise TrainingDataError(f"all {len(labelled)} labelled images are "
                                     f"{'bars' if labelled.n_bar else 'without a bar'}: fine-tuning needs both")
+        images = []
+        read = stages.of("read")
+        kept_rows, kept_examples = [], []
+        for k, (row, example) in enumerate(zip(labelled.rows, labelled.examples)):
+            raise_if_cancelled(cancel, "fine-tuning cancelled; nothing was written")
+            try:
+                images.append(labelled.images[row])
+            except ImageReadError as err:  # a labelled file that went bad: left out, said so
+                say(f"left out: {err}")
+            else:
+                kept_rows.append(row)
+                kept_examples.append(example)
+            read(k + 1, len(labelled.rows))
+        labelled = LabelledSet(labelled.images, kept_rows, kept_examples)
+        if len(labelled) < settings.min_images:
+            raise TrainingDataError(f"only {len(labelled)} labelled images of {dataset} could be read "
+                                    f"(need at least {settings.min_images})")
         split = split_examples(labelled.examples, settings.test_fraction, settings.seed)
         say(f"{len(labelled)} labelled images ({labelled.n_bar} bar): {len(split.train)} to train on, "
             f"{len(split.test)} held out")
-        images = []
-        read = stages.of("read")
-        for k, row in enumerate(labelled.rows):
-            raise_if_cancelled(cancel, "fine-tuning cancelled; nothing was written")
-            images.append(labelled.images[row])
-            read(k + 1, len(labelled.rows))
         train_rows = list(split.train)
         data = build_finetune_data([images[i] for i in train_rows], [labelled.examples[i] for i in train_rows],
                                    model, label_outputs=settings.label_outputs,
