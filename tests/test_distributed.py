@@ -226,3 +226,20 @@ def test_partition_names_follow_the_work_and_the_images(data):
     assert not {p.filename for p in a} & {p.filename for p in b}  # other parameters, other files
     assert [p.filename for p in a] == [p.filename for p in plan_partitions(image_set, 4,
                                                                             work_for(model_path).fingerprint())]
+
+
+def test_measure_command_on_a_running_scheduler_gathers_the_same_table(data, client, tmp_path, capsys):
+    from astropy.table import Table
+
+    from galaxyscope.cli import main
+
+    dataset, model_path = data
+    common = ["measure", str(dataset), "--model", str(model_path), "--samples", str(SAMPLES), "--no-cache",
+              "--quiet", "--min-bar-probability", "0", "--threads", "1", "--device", "cpu"]
+    assert main([*common, "--out", str(tmp_path / "one.ecsv")]) == 0
+    out = tmp_path / "many.ecsv"
+    assert main([*common, "--scheduler", client.scheduler.address, "--partition-size", "4", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "3 written, 0 already there, 3 in all" in err
+    assert not (tmp_path / "many.ecsv.parts").exists()  # the table is the result; its parts are gone
+    assert_tables_equal(Table.read(tmp_path / "one.ecsv"), Table.read(out))
