@@ -4,6 +4,7 @@ comparison, the recorded model version, cancel, and the command line (tiny model
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -198,3 +199,14 @@ def test_cli_finetune_prints_before_and_after(tmp_path, dataset, base_path, caps
     assert "v1" in capsys.readouterr().out
     assert cli_main(["finetune", str(dataset), "--db", str(tmp_path / "none.db"), "--out", str(out)]) == 2
     assert "no annotation database" in capsys.readouterr().err
+
+
+def test_a_labelled_image_that_went_bad_is_left_out(tmp_path, base_path):
+    small = write_bar_dataset(tmp_path / "small", n=12, size=48, seed=4, masks=True)
+    db = label_everything(tmp_path / "bars.db", small)
+    (small / "gal_003.png").write_bytes(b"no longer a png")
+    said = []
+    outcome = finetune_from_database(small, db, base_path, tmp_path / "m.safetensors",
+                                     replace(FAST, min_images=6), log=said.append)
+    assert outcome.n_train + outcome.n_test == 11
+    assert any(line.startswith("left out:") and "gal_003.png" in line for line in said)

@@ -347,7 +347,7 @@ def finetune_from_database(dataset: str | Path | Any, store: Any, base: Any, out
         if len(labelled) < settings.min_images:
             raise TrainingDataError(
                 f"only {len(labelled)} labelled images of {dataset} in {db.path} (need at least "
-                f"{settings.min_images}): label more in the window (bar, or N for no bar) or import a table")
+                f"{settings.min_images}): label more in the window (draw the bar, or say 'no bar') or import a table")
         if labelled.n_bar == 0 or labelled.n_bar == len(labelled):
             raise TrainingDataError(f"all {len(labelled)} labelled images are "
                                     f"{'bars' if labelled.n_bar else 'without a bar'}: fine-tuning needs both")
