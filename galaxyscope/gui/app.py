@@ -99,32 +99,6 @@ def load_model_for_gui(path: str | None) -> tuple[Any, str]:
         return None, f"no model: {exc}"
 
 
-def load_model_in_worker(path: str | Path | None) -> tuple[Any, str]:
-    """What the window's model-loading worker runs: torch's threads (one core left for the GUI),
-    then `load_model_for_gui`. Why in a worker: importing torch and reading the checkpoint take
-    seconds, and the window is painted and browsable meanwhile."""
-    _leave_a_core_for_the_gui()
-    return load_model_for_gui(str(path) if path else None)
-
-
-def check_model_path(path: str | Path | None) -> None:
-    """An explicitly named model file that is missing stops the command before any window opens
-    (other problems with it are reported in the window, which loads it in a worker)."""
-    if path and not Path(path).expanduser().exists():
-        from galaxyscope.errors import ModelLoadError
-
-        raise ModelLoadError(Path(path), "model file not found")
-
-
-def _leave_a_core_for_the_gui() -> None:
-    try:
-        import torch
-
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
-    except Exception:  # torch missing or already configured: nothing to do
-        pass
-
-
 def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str | None = None,
             screenshot: str | Path | None = None, settings_path: str | Path | None = None,
             size: tuple[int, int] | None = None, screenshot_timeout_s: float = SCREENSHOT_TIMEOUT_S) -> int:
@@ -145,6 +119,8 @@ def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str
         raise GalaxyscopeError("--screenshot needs an image set to show (give PATH)")
     if screenshot is not None and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from galaxyscope.gui.model_loading import check_model_path
+
     check_model_path(model)
     app = ensure_app()
 

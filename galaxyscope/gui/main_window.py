@@ -445,33 +445,12 @@ class MainWindow(QMainWindow):
     # ================================================================== dialogs and views
 
     def load_model(self, path: str | Path | None, *, shipped_default: bool = False) -> Task:
-        """Load a checkpoint (None: the shipped model) in a worker, saying so in the status bar; the
-        window stays usable and the image on screen gets its saliency once the model is in."""
-        from galaxyscope.gui.app import load_model_in_worker
+        """Load a checkpoint (None: the shipped model) in a worker (`model_loading`), saying so in the
+        status bar; the window stays usable and the image on screen gets its saliency once it is in."""
+        from galaxyscope.gui.model_loading import start_loading
 
-        name = Path(path).name if path else "the shipped model"
-        label_before = self.model_label.text()
-        self.model_label.setText(f"loading model {name} …")
-        self.saliency_controls.score.setText(f"loading {name} …: the saliency follows")
-        self.show_status(f"loading {name} (torch and the checkpoint); the images can be browsed meanwhile", 15000)
-        task = Task(lambda progress, cancel: load_model_in_worker(path), name="load model")
-        task.succeeded.connect(lambda result: self._model_loaded(*result, shipped_default=shipped_default,
-                                                                 label_before=label_before))
-        task.failed.connect(lambda exc, tb: self._model_loaded(None, str(exc), shipped_default=False,
-                                                               label_before=label_before))
-        task.finished.connect(lambda t=task: setattr(self, "model_task", None) if self.model_task is t else None)
-        self.model_task = task
-        self.tasks.start(task, self.io_pool, priority=30)
-        return task
-
-    def _model_loaded(self, model: Any, note: str, *, shipped_default: bool, label_before: str) -> None:
-        if model is not None:
-            self.set_model(model)
-            self.show_status(f"{self.model_label.text()}: loaded", 4000)
-            return
-        self.model_label.setText(label_before)  # the model in use (if any) stays
-        self.saliency_controls.score.setText("" if self.model is not None else "no model: images only")
-        self.report("warning" if shipped_default else "error", note)
+        self.model_task = start_loading(self, path, shipped_default=shipped_default)
+        return self.model_task
 
     def show_shortcuts(self) -> QDialog:
         return show_shortcuts(self)
