@@ -191,6 +191,12 @@ def run(args: argparse.Namespace) -> int:
     calibration = calibration_from_args(args)
     labels = [c.strip() for c in args.labels.split(",") if c.strip()] if args.labels else None
     cache = saliency_cache(not args.no_cache)
+    mask_cache = None
+    if not args.no_cache:
+        from galaxyscope.bias.mask_cache import MaskCache
+        from galaxyscope.paths import cache_dir
+
+        mask_cache = MaskCache(cache_dir() / "bias-masks")
     saliency = dict(method=sal.method, n_samples=sal.n_samples, noise=sal.noise, seed=DEFAULT_SEED, target=sal.target)
 
     def say(text: str) -> None:
@@ -205,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
         progress, close = tqdm_progress("reference", disable=args.quiet)
         try:
             return prepare_reference(images, model, reference=args.reference, saliency=saliency,
-                                     n=args.reference_n, cache=cache, use_value_cache=not args.no_cache,
+                                     n=args.reference_n, cache=cache, mask_cache=mask_cache, use_value_cache=not args.no_cache,
                                      on_stage=say, progress=progress)
         except ValueError as exc:
             raise GalaxyscopeError(f"reference: {exc}") from None
@@ -218,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
             return scan_dataset(images, model, calibration=calibration, reference=reference,
                                 method=sal.method, n_samples=sal.n_samples, noise=sal.noise, target=sal.target,
                                 label_columns=label_columns, keep_worst=keep_worst, cache=cache,
+                                mask_cache=mask_cache,
                                 progress=progress, read_limits=read_limits)
         except KeyError as exc:  # --labels naming a missing or non-binary column
             raise GalaxyscopeError(f"--labels: {exc.args[0] if exc.args else exc}") from None

@@ -175,7 +175,7 @@ def describe_reference(path: str | Path, n_images: int, synthetic_side: int | No
 
 
 def reference_values(model: Any, reference: str | Path, *, what: str, saliency: Mapping[str, Any],
-                     cache: Any = None, use_value_cache: bool = True, root: Path | None = None,
+                     cache: Any = None, mask_cache: Any = None, use_value_cache: bool = True, root: Path | None = None,
                      progress: Callable[[int, int], None] | None = None,
                      cancel: Callable[[], bool] | None = None) -> ReferenceValues:
     """Each rule's values over the reference set ``reference`` (a folder or catalogue) scanned with ``model``.
@@ -197,7 +197,8 @@ def reference_values(model: Any, reference: str | Path, *, what: str, saliency: 
     image_set = ImageSet.open(str(reference))
     if len(image_set) == 0:
         raise GalaxyscopeError(f"{reference}: the reference set holds no images")
-    scored, _failures = score_dataset(image_set, model, cache=cache, progress=progress, cancel=cancel, **saliency)
+    scored, _failures = score_dataset(image_set, model, cache=cache, mask_cache=mask_cache, progress=progress,
+                                      cancel=cancel, **saliency)
     if not any(s.scores.galaxy_found for s in scored):
         raise GalaxyscopeError(f"{reference}: no image of the reference set could be read with a galaxy found in it")
     values = ReferenceValues(values=value_table([s.scores for s in scored]), what=what, n_images=len(scored))
@@ -207,7 +208,7 @@ def reference_values(model: Any, reference: str | Path, *, what: str, saliency: 
 
 
 def prepare_reference(image_set: Any, model: Any, *, reference: str | Path | None, saliency: Mapping[str, Any],
-                      n: int = DEFAULT_REFERENCE_N, cache: Any = None, use_value_cache: bool = True,
+                      n: int = DEFAULT_REFERENCE_N, cache: Any = None, mask_cache: Any = None, use_value_cache: bool = True,
                       root: Path | None = None, on_stage: Callable[[str], None] | None = None,
                       progress: Callable[[int, int], None] | None = None,
                       cancel: Callable[[], bool] | None = None) -> ReferenceValues:
@@ -236,5 +237,6 @@ def prepare_reference(image_set: Any, model: Any, *, reference: str | Path | Non
     key = values_key(model, ref, saliency, {"what": what})
     if not (use_value_cache and load_cached_values(key, root) is not None):
         say(f"scanning the reference ({what}) with this model")
-    return reference_values(model, ref, what=what, saliency=saliency, cache=cache, use_value_cache=use_value_cache,
+    return reference_values(model, ref, what=what, saliency=saliency, cache=cache, mask_cache=mask_cache,
+                            use_value_cache=use_value_cache,
                             root=root, progress=progress, cancel=cancel)

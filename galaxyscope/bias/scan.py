@@ -15,6 +15,7 @@ flag rules. The report keeps a row per image, the failures, a summary
 from __future__ import annotations
 
 import math
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -120,10 +121,17 @@ class ScanReport:
 
 @dataclass
 class ImageCheck:
-    """One image checked: its masks (to draw) and the verdict (scores, flags, reasons)."""
+    """One image checked: its masks (to draw; None for a verdict read back from a scan table or
+    database) and the verdict (scores, flags, reasons)."""
 
-    masks: GalaxyMasks
+    masks: GalaxyMasks | None
     verdict: FlagResult
+
+
+def row_check(row: ScanRow) -> ImageCheck:
+    """A scan row as an `ImageCheck` without masks (for the GUI's list of a batch scan)."""
+    return ImageCheck(masks=None, verdict=FlagResult(flags=tuple(row.flags), score=float(row.score),
+                                                     scores=PlacementScores.from_numbers(row.numbers)))
 
 
 def check_saliency(
@@ -172,6 +180,7 @@ def score_dataset(
     target: str | int | None = None,
     labels_by_col: dict[str, np.ndarray] | None = None,
     cache: Any = None,
+    mask_cache: Any = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     read_limits: Any = "default",
@@ -181,6 +190,8 @@ def score_dataset(
     Why apart from the flags: calibrated thresholds depend on the scores of the
     whole set (``scan`` mode) or of a reference set scanned the same way, so the
     scores come first and the verdicts after. Unreadable files go to the failures.
+    ``mask_cache`` (`bias.mask_cache.MaskCache`): masks do not depend on the model, so
+    a second model scanned on the same images reuses them.
     """
     from galaxyscope.saliency.attributions import compute_saliency
 
@@ -203,7 +214,12 @@ def score_dataset(
         else:
             sal = _saliency(model, image, cache, cancel, compute_saliency, method=method, target=target,
                             n_samples=n_samples, noise=noise, seed=seed)
-            masks = galaxy_masks(image, _known_centre(image), region=_model_region(model, image), params=mask_params)
+            if mask_cache is not None:
+                masks = mask_cache.get_or_compute(image, _known_centre(image), _model_region(model, image),
+                                                  mask_params)
+            else:
+                masks = galaxy_masks(image, _known_centre(image), region=_model_region(model, image),
+                                     params=mask_params)
             prob = sal.score.probability
             scored.append(ScoredImage(
                 index=i, filename=key, path=str(image.path or key),
@@ -233,6 +249,7 @@ def scan_dataset(
     association: AssociationRule | None = None,
     keep_worst: int = 16,
     cache: Any = None,
+    mask_cache: Any = None,
     progress: Progress | None = None,
     cancel: CancelCheck | None = None,
     read_limits: Any = "default",
@@ -260,7 +277,8 @@ def scan_dataset(
     labels_by_col = label_arrays(image_set, model, label_columns)
     saliency = dict(method=method, n_samples=n_samples, noise=noise, seed=seed, target=target)
     scored, failures = score_dataset(image_set, model, mask_params=mask_params, score_params=score_params,
-                                     labels_by_col=labels_by_col, cache=cache, progress=progress,
+                                     labels_by_col=labels_by_col, cache=cache, mask_cache=mask_cache,
+                                     progress=progress,
                                      cancel=cancel, read_limits=read_limits, **saliency)
     cal = calibration or Calibration(mode="fixed")
     t = thresholds if thresholds is not None else thresholds_for(cal, [s.scores for s in scored], reference)
@@ -276,6 +294,7 @@ def scan_dataset(
     summary.notes[:0] = outcome.notes
     meta = {"model_sha256": getattr(model, "sha256", ""), "attribution": method, "n_samples": n_samples,
             "noise": noise, "seed": seed, "threshold_mode": getattr(t, "mode", "fixed"),
+            "scan_id": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "set_notes": list(outcome.notes)}
     worst = _worst_cases(image_set, model, rows, keep_worst, cache, cancel, mask_params, saliency)
     return ScanReport(rows=rows, failures=failures + list(getattr(image_set, "failures", [])),
