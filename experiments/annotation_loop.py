@@ -143,7 +143,7 @@ def finetune(base, images, examples, settings, seed: int):
 
 
 def run_synthetic(args: argparse.Namespace) -> dict[str, Any]:
-    import torch
+    from astropy.table import Table
 
     from galaxyscope.finetune.core import FinetuneSettings, compare_scores, score_model
     from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint
@@ -169,7 +169,7 @@ def run_synthetic(args: argparse.Namespace) -> dict[str, Any]:
         import_labels(db, truth_label_table(pool, work / "decals_truth.csv"), pool, "synthetic-truth")
     got, pool_images = labelled(db, pool)
     order = np.argsort([Path(e.key).name for e in got.examples])  # the pool's own (random) order
-    test_cat = __import__("astropy.table", fromlist=["Table"]).Table.read(test / "catalog.ecsv")
+    test_cat = Table.read(test / "catalog.ecsv")
     from galaxyscope.images.imageset import ImageSet
 
     test_set = ImageSet.open(test)
@@ -200,16 +200,13 @@ def run_synthetic(args: argparse.Namespace) -> dict[str, Any]:
                 rows.append(row)
                 log(f"n={n} guide={guide:g} seed={seed}: AUC {c.auc_tuned.format()} rho {c.rho_tuned.format()} "
                     f"({secs:.0f} s, {epochs} epochs)")
-    torch.set_num_threads(1)
     return {"base": str(base_path), "test": str(test), "n_test": int(len(y)), "n_test_bar": int(y.sum()),
-            "pool": str(pool), "settings": settings.to_dict(), "rows": rows,
-            "base_auc_on_sdss_val": None}
+            "pool": str(pool), "settings": settings.to_dict(), "rows": rows}
 
 
 def run_real(args: argparse.Namespace) -> dict[str, Any]:
     from galaxyscope.finetune.core import FinetuneSettings, ModelScores, compare_scores, score_model
     from galaxyscope.model.checkpoint import load_checkpoint
-    from galaxyscope.model.training import split_indices
 
     dataset = Path(args.galaxy_builder)
     work = Path(args.work) / "real"
@@ -251,7 +248,6 @@ def run_real(args: argparse.Namespace) -> dict[str, Any]:
         repeats.append({"repeat": rep, "seconds": secs, "auc_base": est(c.auc_base), "auc": est(c.auc_tuned),
                         "auc_gain": est(c.auc_gain), "rho_base": est(c.rho_base), "rho": est(c.rho_tuned),
                         "rho_gain": est(c.rho_gain), "n_lengths": c.n_lengths})
-    del split_indices
     return {"dataset": str(dataset), "n": int(len(y)), "n_bar": int(y.sum()), "n_sizes": n_sizes,
             "folds": args.folds, "base": str(args.base_model or shipped_model()), "settings": settings.to_dict(),
             "repeats": repeats}

@@ -139,3 +139,35 @@ def test_version_3_file_gains_the_tables_and_keeps_its_data(tmp_path):
         return out
 
     assert tables(db) == tables(fresh)
+
+
+@pytest.mark.parametrize("suffix", [".ecsv", ".csv", ".fits"])
+def test_labels_round_trip_through_export_and_merge_by_image_and_annotator(tmp_path, suffix):
+    from galaxyscope.store.table_io import export_annotations, import_generic
+
+    src = tmp_path / "src.db"
+    with AnnotationStore(src) as store:
+        a = store.register_image("/data/a.png", set_name="set")
+        b = store.register_image("/data/b.png", set_name="set")
+        store.set_bar_label(a.id, "alice", False, note="round")
+        store.set_bar_label(b.id, "alice", True, length_px=17.5)
+        store.add_annotation(b.id, "bob", BarLine(0, 0, 3, 4))
+        report = export_annotations(store, tmp_path / f"out{suffix}")
+    assert (report.n_annotations, report.n_labels) == (1, 2)
+    dst = tmp_path / "dst.db"
+    with AnnotationStore(dst) as store:
+        first = import_generic(store, tmp_path / f"out{suffix}")
+        assert (first.added, first.labels_added) == (1, 2)
+        labels = {(x.image_path, x.annotator): x for x in store.bar_labels()}
+        assert labels[("/data/a.png", "alice")].has_bar is False and labels[("/data/a.png", "alice")].note == "round"
+        assert labels[("/data/b.png", "alice")].length.value == pytest.approx(17.5)
+        again = import_generic(store, tmp_path / f"out{suffix}")
+        assert again.labels_skipped == 2 and again.labels_added == 0
+    # a line drawn later at the source turns the "no bar" here into "bar" (the line itself says so)
+    with AnnotationStore(src) as store:
+        store.add_annotation(store.find_image("/data/a.png").id, "alice", BarLine(1, 1, 9, 1))
+        export_annotations(store, tmp_path / f"newer{suffix}")
+    with AnnotationStore(dst) as store:
+        newer = import_generic(store, tmp_path / f"newer{suffix}")
+        assert newer.added == 1 and newer.labels_updated + newer.labels_skipped == 2
+        assert store.bar_label(store.find_image("/data/a.png").id, "alice").has_bar is True

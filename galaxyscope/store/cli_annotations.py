@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Write one row per annotation (source=annotation: image path, objid, annotator, bar "
             "endpoints x1 y1 x2 y2 in original-image pixels, length_px / length_arcsec / "
-            "length_kpc, UTC timestamps, uid) and one row per reference measurement (source = "
+            "length_kpc, UTC timestamps, uid), one row per bar / no-bar label (source=bar_label: "
+            "has_bar 0/1, length_px when a length was given without a line) and one row per reference measurement (source = "
             "its catalogue, e.g. hoyle2011, with ref_length in ref_unit). The format follows "
             "the extension: .csv, .ecsv or .fits. objid stays exact (int64 or text). The "
             "database is opened read-only."
@@ -140,7 +141,7 @@ def run_export(args: argparse.Namespace) -> int:
         report = export_annotations(store, args.out, set_name=args.set_name,
                                     include_deleted=args.include_deleted,
                                     include_references=not args.no_references)
-    print(f"wrote {report.path}: {report.n_annotations} annotations, "
+    print(f"wrote {report.path}: {report.n_annotations} annotations, {report.n_labels} bar/no-bar labels, "
           f"{report.n_references} reference measurements")
     return 0
 
@@ -173,8 +174,12 @@ def run_import(args: argparse.Namespace) -> int:
         else:
             report = import_generic(store, args.file)
         counts = store.counts()
+    labels = ""
+    if report.labels_added or report.labels_updated or report.labels_skipped:
+        labels = (f"; bar/no-bar labels {report.labels_added} added, {report.labels_updated} updated, "
+                  f"{report.labels_skipped} already present")
     print(f"imported {report.path} into {args.db}: annotations {report.added} added, "
-          f"{report.updated} updated, {report.skipped} already present; reference measurements "
+          f"{report.updated} updated, {report.skipped} already present{labels}; reference measurements "
           f"{report.references_added} added, {report.references_replaced} replaced "
           f"(database now: {counts.annotations} annotations, {counts.references} references)")
     return 0

@@ -60,8 +60,10 @@ class LabelImportReport:
 
 
 def is_label_table(columns: list[str]) -> bool:
-    """Whether a table's columns make it a label table (it has ``has_bar``)."""
-    return LABEL_COLUMN in {c.lower() for c in columns}
+    """Whether a table's columns make it a label table: it has ``has_bar`` and is not an
+    ``annotations export`` (which has a ``source`` column)."""
+    names = {c.lower() for c in columns}
+    return LABEL_COLUMN in names and "source" not in names
 
 
 def _text(value: Any) -> str:

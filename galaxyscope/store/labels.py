@@ -249,3 +249,28 @@ def line_means_bar(s: Session, image_id: int, annotator_id: int) -> None:
     label = _label_row(s, image_id, annotator_id)
     if label is not None and not label.deleted and not label.has_bar:
         _change(s, label, "update", has_bar=True, length_px=None)
+
+
+def label_from_export(store: AnnotationStore, s: Session, *, image: dict[str, Any], annotator: str,
+                      has_bar: bool, length_px: float | None, uid: str | None, note: str | None,
+                      created: Any, updated: Any, deleted: bool) -> str:
+    """Inside a transaction: a label row of an ``annotations export`` (see `table_io`). Returns
+    "added", "updated" (the row was newer; ours kept in the history) or "skipped"."""
+    img = store._register(s, image["path"], sha256=image.get("sha256"), set_name=image.get("set_name"),
+                          objid=image.get("objid"), pixel_scale=image.get("pixel_scale"),
+                          redshift=image.get("redshift"))
+    who = store._annotator(s, annotator)
+    length = finite(length_px) if has_bar else None
+    label = _label_row(s, img.id, who.id)
+    if label is None:
+        label = BarLabel(uid=uid or str(uuid.uuid4()), image_id=img.id, annotator_id=who.id, has_bar=has_bar,
+                         length_px=length, source="export", note=note, revision=1, deleted=deleted,
+                         created_utc=created, updated_utc=updated)
+        s.add(label)
+        s.flush()
+        return "added"
+    if updated <= label.updated_utc:
+        return "skipped"
+    _change(s, label, "update", has_bar=has_bar, length_px=length, note=note, deleted=deleted)
+    label.updated_utc = updated
+    return "updated"

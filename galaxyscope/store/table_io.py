@@ -32,6 +32,9 @@ from galaxyscope.store.convert import split_objid
 from galaxyscope.store.records import BarLine, ReferenceRow
 
 ANNOTATION_SOURCE = "annotation"
+#: rows of an export holding an annotator's bar / no-bar label (``has_bar``; ``length_px`` only
+#: for a length given without a line)
+LABEL_SOURCE = "bar_label"
 HOYLE_SOURCE = "hoyle2011"
 #: Hoyle et al. 2011 lengths are full end-to-end lengths in kpc/h (astropy: kpc / littleh)
 HOYLE_UNIT = "kpc / littleh"
@@ -54,7 +57,7 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     "wx1", "wy1", "wx2", "wy2", "width_px", "revision", "deleted", "note", "uid",
     "image_sha256", "set_name", "pixel_scale_arcsec", "redshift",
     "ref_length", "ref_length_err", "ref_width", "ref_width_err", "ref_unit",
-    "ref_length_scaled", "ref_n", "ra", "dec",
+    "ref_length_scaled", "ref_n", "ra", "dec", "has_bar",
 )
 REQUIRED_GENERIC = ("source", "image_path", "annotator", "x1", "y1", "x2", "y2")
 
@@ -66,6 +69,7 @@ class ExportReport:
     path: Path
     n_annotations: int
     n_references: int
+    n_labels: int = 0  # bar / no-bar labels
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,9 @@ class ImportReport:
     skipped: int = 0  # already present and as new
     references_added: int = 0
     references_replaced: int = 0
+    labels_added: int = 0  # bar / no-bar labels
+    labels_updated: int = 0
+    labels_skipped: int = 0
 
 
 def table_format(path: str | Path) -> str:
@@ -122,6 +129,19 @@ def export_table(store: AnnotationStore, *, set_name: str | None = None,
             "redshift": img.redshift,
         })
     n_annotations = len(rows)
+    for b in store.bar_labels(set_name=set_name, include_deleted=include_deleted):
+        img = images[b.image_id]
+        rows.append({
+            "source": LABEL_SOURCE, "objid": img.objid, "image_path": img.path, "annotator": b.annotator,
+            "has_bar": int(b.has_bar), "length_px": None if b.length is None else b.length.to_value(u.pix),
+            "created_utc": _iso(b.created), "updated_utc": _iso(b.updated), "revision": b.revision,
+            "deleted": int(b.deleted), "note": b.note or "", "uid": b.uid,
+            "image_sha256": img.sha256 or "", "set_name": img.set_name or "",
+            "pixel_scale_arcsec": None if img.pixel_scale is None
+            else img.pixel_scale.to_value(u.arcsec / u.pix),
+            "redshift": img.redshift,
+        })
+    n_labels = len(rows) - n_annotations
     if include_references:
         for r in store.references():
             unit = r.length.unit if r.length is not None else None
@@ -132,8 +152,8 @@ def export_table(store: AnnotationStore, *, set_name: str | None = None,
                 "ref_length_scaled": r.length_scaled, "ref_n": r.n_measurements,
                 "ra": r.ra_deg, "dec": r.dec_deg,
             })
-    table = Table(meta={"galaxyscope_export": 1, "n_annotations": n_annotations,
-                        "n_references": len(rows) - n_annotations})
+    table = Table(meta={"galaxyscope_export": 1, "n_annotations": n_annotations, "n_labels": n_labels,
+                        "n_references": len(rows) - n_annotations - n_labels})
     for name in EXPORT_COLUMNS:
         values = [row.get(name) for row in rows]
         if name == "objid":
@@ -141,7 +161,7 @@ def export_table(store: AnnotationStore, *, set_name: str | None = None,
         elif name in _FLOAT_COLUMNS:
             data = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
             table[name] = data if _FLOAT_COLUMNS[name] is None else data * _FLOAT_COLUMNS[name]
-        elif name in ("revision", "deleted", "ref_n"):
+        elif name in ("revision", "deleted", "ref_n", "has_bar"):
             mask = np.array([v is None for v in values], dtype=bool)
             data = np.array([0 if v is None else int(v) for v in values], dtype=np.int64)
             table[name] = MaskedColumn(data, mask=mask) if mask.any() else data
@@ -189,7 +209,8 @@ def export_annotations(store: AnnotationStore, out: str | Path, **kwargs: Any) -
     """`export_table` written to ``out`` (format by extension)."""
     table = export_table(store, **kwargs)
     write_table(table, out)
-    return ExportReport(Path(out), int(table.meta["n_annotations"]), int(table.meta["n_references"]))
+    return ExportReport(Path(out), int(table.meta["n_annotations"]), int(table.meta["n_references"]),
+                        int(table.meta["n_labels"]))
 
 
 # ---------------------------------------------------------------------- import
@@ -270,6 +291,7 @@ def import_generic(store: AnnotationStore, path: str | Path, *, progress: Progre
     if table_format(path) == "ascii.csv":
         _text_columns_as_text(path, table)
     counts = {"added": 0, "updated": 0, "skipped": 0}
+    label_counts = {"added": 0, "updated": 0, "skipped": 0}
     refs: list[ReferenceRow] = []
     now = datetime.now(timezone.utc)
     n = len(table)
@@ -283,6 +305,8 @@ def import_generic(store: AnnotationStore, path: str | Path, *, progress: Progre
                 if source == ANNOTATION_SOURCE:
                     outcome = _import_annotation_row(store, s, row, now)
                     counts[outcome] += 1
+                elif source == LABEL_SOURCE:
+                    label_counts[_import_label_row(store, s, row, now)] += 1
                 else:
                     refs.append(_reference_row(row, source))
             except (ValueError, TypeError) as err:
@@ -291,7 +315,8 @@ def import_generic(store: AnnotationStore, path: str | Path, *, progress: Progre
                 progress(i + 1, n)
         ref_added, ref_replaced = store.import_references(s, refs)
     return ImportReport(path, counts["added"], counts["updated"], counts["skipped"],
-                        ref_added, ref_replaced)
+                        ref_added, ref_replaced, label_counts["added"], label_counts["updated"],
+                        label_counts["skipped"])
 
 
 def _import_annotation_row(store: AnnotationStore, s: Any, row: dict[str, Any], now: datetime) -> str:
@@ -320,6 +345,35 @@ def _import_annotation_row(store: AnnotationStore, s: Any, row: dict[str, Any], 
                                    width_line=_width_line(row), note=_text(row.get("note")) or None,
                                    created=created, updated=updated, deleted=deleted,
                                    revision=None if revision is None else int(revision))
+
+
+def _row_image(row: dict[str, Any], image_path: str) -> dict[str, Any]:
+    scale = _num(row.get("pixel_scale_arcsec"))
+    return {
+        "path": image_path, "sha256": _text(row.get("image_sha256")) or None,
+        "set_name": _text(row.get("set_name")) or None, "objid": _objid(row.get("objid")),
+        "pixel_scale": None if scale is None else scale * u.arcsec / u.pix,
+        "redshift": _num(row.get("redshift")),
+    }
+
+
+def _import_label_row(store: AnnotationStore, s: Any, row: dict[str, Any], now: datetime) -> str:
+    """A bar / no-bar label: added, or replaced when the row is newer than ours (the old
+    version kept in the history); "skipped" when ours is as new. Matched by image and
+    annotator (one label each), so two databases' labels merge."""
+    from galaxyscope.store.labels import label_from_export
+
+    image_path = _text(row.get("image_path"))
+    annotator = _text(row.get("annotator"))
+    has_bar = _num(row.get("has_bar"))
+    if not image_path or not annotator or has_bar not in (0.0, 1.0):
+        raise ValueError("a bar_label row needs image_path, annotator and has_bar 0 or 1")
+    created = _when(row.get("created_utc"), now)
+    return label_from_export(
+        store, s, image=_row_image(row, image_path), annotator=annotator, has_bar=bool(has_bar),
+        length_px=_num(row.get("length_px")), uid=_text(row.get("uid")) or None,
+        note=_text(row.get("note")) or None, created=created, updated=_when(row.get("updated_utc"), created),
+        deleted=bool(int(_num(row.get("deleted")) or 0)))
 
 
 def _reference_row(row: dict[str, Any], source: str) -> ReferenceRow:
