@@ -161,10 +161,7 @@ def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str
 
 
 def _disk_cache() -> Any:
-    """The on-disk saliency cache, or None when it cannot be created (read-only home, ...)."""
-    try:
-        from galaxyscope.saliency.cache import SaliencyCache
+    """The on-disk saliency cache, made at its first use in a worker (importing it imports torch)."""
+    from galaxyscope.gui.model_loading import LazySaliencyCache
 
-        return SaliencyCache()
-    except (OSError, ImportError):
-        return None
+    return LazySaliencyCache()

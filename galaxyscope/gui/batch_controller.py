@@ -52,7 +52,7 @@ class BatchController(QObject):
     def start(self) -> None:
         """Measure every image of the set in a worker (saliency + both bar methods)."""
         from galaxyscope.jobs.measure_job import identifier_columns, measure_dataset
-        from galaxyscope.saliency.attributions import METHODS
+        from galaxyscope.saliency.methods import METHODS
 
         h = self.host
         if h.image_set is None or len(h.image_set) == 0:

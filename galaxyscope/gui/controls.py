@@ -205,7 +205,7 @@ class SaliencyControls(QGroupBox):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Saliency", parent)
-        from galaxyscope.saliency.attributions import METHODS
+        from galaxyscope.saliency.methods import METHODS
 
         self.method = QComboBox()
         for name, spec in METHODS.items():
@@ -351,7 +351,7 @@ class SaliencyControls(QGroupBox):
         self.overlay_changed.emit()
 
     def _update_enabled(self) -> None:
-        from galaxyscope.saliency.attributions import METHODS
+        from galaxyscope.saliency.methods import METHODS
 
         defaults = METHODS[self.method_name()].defaults
         self.samples.setEnabled("n_samples" in defaults or "n_steps" in defaults)

@@ -10,6 +10,7 @@ the load in progress (``is_settled`` waits for it, so ``--screenshot`` does too)
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,39 @@ from galaxyscope.gui.workers import Task
 
 if TYPE_CHECKING:
     from galaxyscope.gui.main_window import MainWindow
+
+
+class LazySaliencyCache:
+    """The on-disk saliency cache, made at its first use (in a worker). Why: importing
+    `galaxyscope.saliency.cache` imports torch, which took seconds on the window's thread before
+    the window could be painted. Without a usable cache folder, maps are computed uncached."""
+
+    def __init__(self) -> None:
+        self._cache: Any = None
+        self._tried = False
+        self._lock = threading.Lock()
+
+    def cache(self) -> Any:
+        """The SaliencyCache, or None when it cannot be created (read-only home, ...)."""
+        with self._lock:
+            if not self._tried:
+                self._tried = True
+                try:
+                    from galaxyscope.saliency.cache import SaliencyCache
+
+                    self._cache = SaliencyCache()
+                except (OSError, ImportError):
+                    self._cache = None
+            return self._cache
+
+    def get_or_compute(self, model: Any, image: Any, method: str = "smoothgrad", **kwargs: Any) -> Any:
+        """`SaliencyCache.get_or_compute`, or a plain computation without a cache."""
+        cache = self.cache()
+        if cache is not None:
+            return cache.get_or_compute(model, image, method, **kwargs)
+        from galaxyscope.saliency.attributions import compute_saliency
+
+        return compute_saliency(model, image, method, **kwargs)
 
 
 def leave_a_core_for_the_gui() -> None:

@@ -268,7 +268,7 @@ class SessionState:
         missing or unreadable value keeps its default (INI strings such as "true" or "none" are read)."""
         state = cls()
         if saliency_methods is None:
-            from galaxyscope.saliency.attributions import METHODS
+            from galaxyscope.saliency.methods import METHODS
 
             saliency_methods = METHODS
         methods = tuple(saliency_methods)
@@ -377,7 +377,7 @@ def saliency_params(method: str, samples: int, noise: float) -> tuple[tuple[str,
     integrated gradients; other methods ignore it (so their keys do not change
     when it does).
     """
-    from galaxyscope.saliency.attributions import METHODS, canonical_method
+    from galaxyscope.saliency.methods import METHODS, canonical_method
 
     defaults = METHODS[canonical_method(method)].defaults
     out: dict[str, Any] = {}
