@@ -25,10 +25,26 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def idle_cores() -> int:
+    """Usable cores minus the machine's recent load (1-minute load average), at least 1.
+
+    Why: torch takes every core by default; beside other work that oversubscribes the CPU
+    (measured on 2 shared cores at load 6: one process with 2 threads ran 3.9x slower
+    than with 1, docs/cluster.md).
+    """
+    cores = available_cores()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows
+        return cores
+    return max(1, min(cores, cores - int(load)))
+
+
 def default_threads(workers: int | None = None) -> int:
-    """Torch CPU threads per process when not told: all usable cores for one process,
-    one per Dask worker process (N workers x 1 thread never oversubscribes N cores)."""
-    return 1 if workers else available_cores()
+    """Torch CPU threads per process when not told: the cores the machine can give one
+    process now (`idle_cores`), and one per Dask worker process (N workers x 1 thread
+    never oversubscribes N cores)."""
+    return 1 if workers else idle_cores()
 
 
 @dataclass(frozen=True)
@@ -49,8 +65,8 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> argparse._Argument
     """Add ``--threads``, ``--workers``, ``--scheduler`` and ``--partition-size`` (a "batch" group)."""
     g = parser.add_argument_group("batch (threads, Dask distributed; docs/cluster.md)")
     g.add_argument("--threads", type=int, metavar="N",
-                   help="torch CPU threads per process (default: this machine's usable cores in one "
-                        "process; 1 per Dask worker process)")
+                   help="torch CPU threads per process (default: in one process, the usable cores less the "
+                        "machine's current load, at least 1; 1 per Dask worker process)")
     cluster = g.add_mutually_exclusive_group()
     cluster.add_argument("--workers", type=int, metavar="N",
                          help="run on a Dask LocalCluster of N worker processes on this machine")
