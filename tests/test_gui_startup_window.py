@@ -125,3 +125,36 @@ def test_a_missing_named_model_still_stops_before_any_window(tmp_path):
         run_gui(write_set(tmp_path / "set", n=1), model=str(tmp_path / "missing.safetensors"),
                 screenshot=tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_the_gui_command_ends_the_process_as_soon_as_the_window_is_closed(qtbot, tmp_path, monkeypatch):
+    """Quitting was 4-5 s: waiting for cancelled workers, then Python tearing down torch and co."""
+    import argparse
+
+    from PySide6.QtCore import QTimer
+
+    import galaxyscope.gui.app as app_module
+    from galaxyscope.gui import cli_gui
+    from galaxyscope.gui.main_window import MainWindow
+
+    exits, waited = [], []
+    monkeypatch.setattr(app_module, "exit_now", exits.append)  # (the real one ends the process)
+    monkeypatch.setattr(jobs_common, "resolve_model", lambda path=None, device=None: tiny_model())
+
+    def close_when_settled() -> None:
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, MainWindow) and w.isVisible() and w.is_settled():
+                waited.append(w.wait_on_close)
+                timer.stop()
+                w.close()
+
+    timer = QTimer()
+    timer.timeout.connect(close_when_settled)
+    timer.start(20)
+    ckpt = tmp_path / "named.safetensors"
+    ckpt.write_bytes(b"")
+    parser = argparse.ArgumentParser()
+    cli_gui.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["gui", str(write_set(tmp_path / "set", n=2)), "--model", str(ckpt)])
+    assert args.func(args) == 0
+    assert exits == [0] and waited == [False]

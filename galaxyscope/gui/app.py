@@ -101,7 +101,8 @@ def load_model_for_gui(path: str | None) -> tuple[Any, str]:
 
 def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str | None = None,
             screenshot: str | Path | None = None, settings_path: str | Path | None = None,
-            size: tuple[int, int] | None = None, screenshot_timeout_s: float = SCREENSHOT_TIMEOUT_S) -> int:
+            size: tuple[int, int] | None = None, screenshot_timeout_s: float = SCREENSHOT_TIMEOUT_S,
+            exit_process: bool = False) -> int:
     """Open the main window on ``path`` (folder, catalogue or image) and run until it is closed.
 
     The window is shown first and the model (``model``, else the shipped one) loads in a worker
@@ -110,7 +111,9 @@ def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str
     save the window as a PNG there and return 0 (1 if it timed out). Settings
     are then kept in a throw-away file so the picture does not depend on the
     user's last session. Bad paths and models raise GalaxyscopeError (the CLI
-    prints them as one line).
+    prints them as one line). ``exit_process`` (the ``gui`` and ``demo`` commands, without
+    ``--screenshot``): once the window is closed, and everything is saved, end the process at
+    once instead of returning (`exit_now`).
     """
     from galaxyscope.images.imageset import ImageSet
 
@@ -146,7 +149,11 @@ def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str
         if last and Path(last).exists():
             window.open_path_in_background(last)
     if screenshot is None:
-        return int(app.exec())
+        window.wait_on_close = not exit_process  # the process ends right after: nothing to wait for
+        code = int(app.exec())
+        if exit_process:
+            exit_now(code)
+        return code
     try:
         settled = save_screenshot(window, screenshot, screenshot_timeout_s)
     finally:
@@ -158,6 +165,22 @@ def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str
               f"(timed out after {screenshot_timeout_s:.0f} s)", file=sys.stderr)
         return 1
     return 0
+
+
+def exit_now(code: int) -> None:
+    """End the process without Python's finalisation. Why: after the window closed (settings
+    synced, the annotation database closed, every write committed), tearing down torch, captum,
+    astropy and a dozen other libraries and waiting for cancelled workers took seconds (issue 17:
+    4-5 s to quit); there is nothing left to save."""
+    import logging
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _disk_cache() -> Any:

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from galaxyscope.gui.app import run_gui
 
     return run_gui(args.path, model=args.model, db=args.db, screenshot=args.screenshot,
-                   size=getattr(args, "size", None))
+                   size=getattr(args, "size", None), exit_process=args.screenshot is None)
 
 
 def run_demo(screenshot: str | None = None, model: str | None = None, db: str | None = None,
@@ -75,4 +75,5 @@ def run_demo(screenshot: str | None = None, model: str | None = None, db: str | 
     from galaxyscope.gui.app import run_gui
     from galaxyscope.resources import sample_path
 
-    return run_gui(sample_path("gz-bar-examples"), model=model, db=db, screenshot=screenshot, size=size)
+    return run_gui(sample_path("gz-bar-examples"), model=model, db=db, screenshot=screenshot, size=size,
+                   exit_process=screenshot is None)

@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self.current_image: Any = None
         self.current_failed = False
         self.model_task: Task | None = None  # the model loading in a worker, if any
+        self.wait_on_close = True  # closing waits for cancelled workers (not when the process ends next)
         self._showing = False  # while an image is put on screen (its channel choice is settled then)
         self._new_set = False  # the next image shown is a new set's first: no channel choice carried over
 
@@ -494,6 +495,7 @@ class MainWindow(QMainWindow):
         self.tasks.cancel_all()
         if self.thumbnails is not None:
             self.thumbnails.stop()
-        self.compute_pool.waitForDone(5000)
-        self.io_pool.waitForDone(5000)
+        if self.wait_on_close:  # else the process ends right after (app.exit_now): cancelled work just stops
+            self.compute_pool.waitForDone(5000)
+            self.io_pool.waitForDone(5000)
         super().closeEvent(event)
