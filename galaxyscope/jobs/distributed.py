@@ -133,19 +133,25 @@ def plan_partitions(image_set, size: int, fingerprint: dict[str, Any]) -> list[P
 
 _STATE_LOCK = threading.Lock()
 _WORKER_STATE: dict[str, tuple[Any, Any]] = {}
+#: states a worker keeps (a long-lived cluster serving several runs must not pile up models)
+MAX_WORKER_STATES = 2
 
 
 def worker_state(work: ImageWork, dataset: str) -> tuple[Any, Any]:
     """(work state, ImageSet) for this process: built on first use, then reused.
 
     Why: a worker runs many partitions; loading the model (and listing the set) once per
-    process, not once per partition, keeps a partition's overhead to its images.
+    process, not once per partition, keeps a partition's overhead to its images. The key
+    is the whole work (``repr``: execution settings such as the device included) and the set.
     """
     from galaxyscope.images.imageset import ImageSet
 
-    key = hashlib.sha256(canonical_json([work.name, work.fingerprint(), str(dataset)]).encode()).hexdigest()
+    key = hashlib.sha256(canonical_json([work.name, work.fingerprint(), repr(work), str(dataset)]).encode()
+                         ).hexdigest()
     with _STATE_LOCK:
         if key not in _WORKER_STATE:
+            while len(_WORKER_STATE) >= MAX_WORKER_STATES:
+                _WORKER_STATE.pop(next(iter(_WORKER_STATE)))
             _WORKER_STATE[key] = (work.setup(), ImageSet.open(dataset))
         return _WORKER_STATE[key]
 
