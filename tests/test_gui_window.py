@@ -473,6 +473,23 @@ def test_gate_replaces_the_bar_by_a_no_bar_note(make_window, qtbot, tmp_path):
     qtbot.waitUntil(lambda: ov.measurement is not None and ov.measurement.ok, timeout=WAIT_MS)
 
 
+def test_the_no_bar_note_gives_the_gates_reason_with_a_calibrated_model(make_window, qtbot, tmp_path):
+    """A model with a length calibration puts the calibration's note first: the note on screen
+    said "length calibrated x0.30 ..." where it should say why no bar is shown."""
+    from galaxyscope.measure import BAR_METHODS
+    from galaxyscope.measure.calibration import LengthCalibration
+
+    model = tiny_model()
+    model.meta.length_calibration = {m: LengthCalibration(m, 0.3, 0.64, 46, "test bars").to_dict()
+                                     for m in BAR_METHODS}
+    model.meta.min_bar_probability = 1.0  # nothing reaches it
+    w = make_window(model)
+    w.open_path(write_set(tmp_path / "set", n=1))
+    wait_settled(qtbot, w, 0)
+    label = w.image_view.overlays.label_text
+    assert "no bar detected (P = " in label and "calibrated" not in label
+
+
 def test_isophote_layer_fits_draws_and_cross_checks(make_window, qtbot, tmp_path):
     w = make_window(tiny_model())
     w.open_path(write_set(tmp_path / "set", n=2))

@@ -310,7 +310,8 @@ class AnalysisController(QObject):
             overlays.set_bar(measurement, label, flagged=bool(flags) and not annotating)
         elif measurement is not None and "no_bar" in flags and image is not None:
             # say so where the bar would be, instead of drawing a line the model does not believe in
-            text = f"{name}: " + (measurement.notes[0] if measurement.notes else "no bar detected")
+            why = [note for note in measurement.notes if note.startswith("no bar")]  # not the calibration's note
+            text = f"{name}: " + (why[0] if why else "no bar detected")
             overlays.set_bar(measurement, text, flagged=not annotating,
                              label_pos=((image.width - 1) / 2.0, (image.height - 1) / 2.0))
         else:
