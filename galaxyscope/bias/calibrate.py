@@ -35,6 +35,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from galaxyscope.bias.flags import (
+    BiasFlag,
     OFF_GALAXY,
     OFFSET,
     ON_BORDER,
@@ -50,6 +51,8 @@ from galaxyscope.bias.scores import PlacementScores
 
 #: the placement rules a calibration sets a threshold for
 RULES: tuple[str, ...] = (ON_SOURCE, OFF_GALAXY, OFFSET, ON_BORDER)
+#: and the set-level rule of `bias.spots` (reference mode only), for notes and printed thresholds
+ALL_RULES: tuple[str, ...] = (*RULES, "saliency_recurring_spot")
 MODES: tuple[str, ...] = ("reference", "scan", "fixed")
 #: quantile of the reference scores used as threshold (tuned on the grid's tuning sets)
 DEFAULT_QUANTILE = 0.99
@@ -70,6 +73,7 @@ BROAD_WORDS: Mapping[str, str] = {
     OFF_GALAXY: "the model's saliency is broadly off-galaxy",
     OFFSET: "the model's saliency is broadly off-centre",
     ON_BORDER: "the model's saliency broadly lies on the frame's border",
+    "saliency_recurring_spot": "the model's saliency broadly lands off the galaxy in one recurring spot",
 }
 
 
@@ -183,7 +187,8 @@ def fixed_thresholds(thresholds: FlagThresholds | None = None) -> FlagThresholds
 
 
 def flag_set(scores: Sequence[PlacementScores], thresholds: Thresholds, *,
-             broad_fraction: float = DEFAULT_BROAD_FRACTION) -> FlagOutcome:
+             broad_fraction: float = DEFAULT_BROAD_FRACTION,
+             extra: Sequence[Sequence[BiasFlag]] | None = None) -> FlagOutcome:
     """Flags for every image, with rules that fire on most of the set turned into notes.
 
     Why a set-level step: a rule that fires on most images says something about
@@ -192,12 +197,14 @@ def flag_set(scores: Sequence[PlacementScores], thresholds: Thresholds, *,
     Fixed thresholds keep their per-image flags (reproducibility) but get the note.
     """
     verdicts = [evaluate_flags(s, thresholds) for s in scores]
+    if extra is not None:  # set-level rules (`bias.spots`) judged outside evaluate_flags
+        verdicts = [_with(v, e) for v, e in zip(verdicts, extra)]
     outcome = FlagOutcome(verdicts=verdicts, thresholds=thresholds)
     n = len(verdicts)
     if n < MIN_BROAD_IMAGES:
         return outcome
     keep_flags = not isinstance(thresholds, RuleThresholds)
-    for kind in RULES:
+    for kind in ALL_RULES:
         fired = sum(kind in v.kinds for v in verdicts)
         share = fired / n
         if share <= broad_fraction:
@@ -219,8 +226,10 @@ def threshold_lines(thresholds: Thresholds) -> list[str]:
     from galaxyscope.bias.flags import threshold_of
 
     lines = []
-    for kind in RULES:
+    for kind in ALL_RULES:
         value, basis = threshold_of(thresholds, kind)
+        if kind not in RULES and not basis:
+            continue
         lines.append(f"  {kind}: {_shown(kind, value)}" + (f" = {basis}" if basis else " (fixed)"))
     return lines
 
@@ -233,6 +242,14 @@ def thresholds_meta(thresholds: Thresholds) -> dict[str, object]:
 
 
 # ----------------------------------------------------------------------------- internals
+
+
+def _with(v: FlagResult, flags: Sequence[BiasFlag]) -> FlagResult:
+    """The verdict with more flags (their ratios join the score)."""
+    if not flags:
+        return v
+    score = max([v.score, *(f.ratio for f in flags)])
+    return FlagResult(flags=tuple(v.flags) + tuple(flags), score=float(max(score, 1.0)), scores=v.scores)
 
 
 def _without(v: FlagResult, kinds: set[str]) -> FlagResult:

@@ -37,7 +37,8 @@ OFF_GALAXY = "saliency_off_galaxy"
 ON_BORDER = "saliency_on_border"
 OFFSET = "saliency_offset"
 NO_GALAXY = "no_galaxy"
-FLAG_KINDS: tuple[str, ...] = (ON_SOURCE, OFF_GALAXY, ON_BORDER, OFFSET, NO_GALAXY)
+RECURRING_SPOT = "saliency_recurring_spot"  # set-level: see galaxyscope.bias.spots
+FLAG_KINDS: tuple[str, ...] = (ON_SOURCE, OFF_GALAXY, ON_BORDER, OFFSET, NO_GALAXY, RECURRING_SPOT)
 #: an offset reason names the source that pulls the centroid when it holds at least this share
 PULL_SHARE = 0.05
 
@@ -157,6 +158,8 @@ def threshold_of(thresholds: Thresholds, kind: str) -> tuple[float, str]:
     """(threshold, basis) of one rule; a rule a `RuleThresholds` leaves out never fires."""
     if isinstance(thresholds, RuleThresholds):
         return float(thresholds.values.get(kind, math.inf)), str(thresholds.basis.get(kind, ""))
+    if kind not in RULE_THRESHOLDS:  # a set-level rule the fixed thresholds do not have
+        return math.inf, ""
     return float(getattr(thresholds, RULE_THRESHOLDS[kind])), ""
 
 

@@ -37,7 +37,7 @@ REFERENCE_SEED = 7_654_321
 FALLBACK_SIDE = 424
 REFERENCE_FOLDER = "bias-reference"
 #: bump when the way reference values are computed changes (invalidates the value cache)
-VALUES_VERSION = 1
+VALUES_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -52,15 +52,21 @@ class ReferenceValues:
     values: Mapping[str, np.ndarray]
     what: str
     n_images: int
+    #: each image's off-galaxy share per cell of the model's view (n x G x G; `bias.spots`), or None
+    grids: np.ndarray | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"version": VALUES_VERSION, "what": self.what, "n_images": self.n_images,
-                "values": {k: [float(x) for x in v] for k, v in self.values.items()}}
+                "values": {k: [float(x) for x in v] for k, v in self.values.items()},
+                "grids": None if self.grids is None else np.round(self.grids, 6).tolist()}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> ReferenceValues:
+        if d.get("version") != VALUES_VERSION:
+            raise ValueError("values cached by another version")
+        grids = d.get("grids")
         return cls(values={k: np.asarray(v, float) for k, v in d["values"].items()}, what=str(d["what"]),
-                   n_images=int(d["n_images"]))
+                   n_images=int(d["n_images"]), grids=None if grids is None else np.asarray(grids, np.float32))
 
 
 def reference_root() -> Path:
@@ -201,7 +207,9 @@ def reference_values(model: Any, reference: str | Path, *, what: str, saliency: 
                                       cancel=cancel, **saliency)
     if not any(s.scores.galaxy_found for s in scored):
         raise GalaxyscopeError(f"{reference}: no image of the reference set could be read with a galaxy found in it")
-    values = ReferenceValues(values=value_table([s.scores for s in scored]), what=what, n_images=len(scored))
+    grids = np.stack([s.grid for s in scored if s.grid is not None]) if scored else None
+    values = ReferenceValues(values=value_table([s.scores for s in scored]), what=what, n_images=len(scored),
+                             grids=grids)
     if use_value_cache:
         save_cached_values(key, values, root)
     return values

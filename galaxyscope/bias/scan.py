@@ -26,6 +26,7 @@ from galaxyscope.bias.flags import BiasFlag, FlagResult, FlagThresholds, Thresho
 from galaxyscope.bias.masks import GalaxyMasks, MaskParams, galaxy_masks
 from galaxyscope.bias.montage import MontageCase
 from galaxyscope.bias.scores import PlacementScores, ScoreParams, placement_scores
+from galaxyscope.bias.spots import off_galaxy_grid
 from galaxyscope.bias.summary import AssociationRule, ScanSummary, binary_labels, summarise
 from galaxyscope.errors import ImageReadError
 from galaxyscope.images.galaxy_image import GalaxyImage
@@ -165,6 +166,8 @@ class ScoredImage:
     probability: float
     logit: float
     labels: dict[str, int] = field(default_factory=dict)
+    #: off-galaxy saliency share per cell of the model's view (`bias.spots.off_galaxy_grid`)
+    grid: np.ndarray | None = None
 
 
 def score_dataset(
@@ -221,11 +224,13 @@ def score_dataset(
                 masks = galaxy_masks(image, _known_centre(image), region=_model_region(model, image),
                                      params=mask_params)
             prob = sal.score.probability
+            sp = score_params or ScoreParams()
             scored.append(ScoredImage(
                 index=i, filename=key, path=str(image.path or key),
-                scores=placement_scores(sal.map, masks, score_params),
+                scores=placement_scores(sal.map, masks, sp),
                 probability=float(prob) if prob is not None else math.nan, logit=float(sal.score.logit),
-                labels={c: int(v[i]) for c, v in labels_by_col.items()}))
+                labels={c: int(v[i]) for c, v in labels_by_col.items()},
+                grid=off_galaxy_grid(sal.map, masks, sp.floor_quantile)))
         if progress is not None:
             progress(i + 1, total)
     return scored, failures
@@ -282,7 +287,12 @@ def scan_dataset(
                                      cancel=cancel, read_limits=read_limits, **saliency)
     cal = calibration or Calibration(mode="fixed")
     t = thresholds if thresholds is not None else thresholds_for(cal, [s.scores for s in scored], reference)
-    outcome = flag_set([s.scores for s in scored], t, broad_fraction=cal.broad_fraction)
+    extra, spot_note = None, None
+    if thresholds is None and cal.mode == "reference" and reference is not None and reference.grids is not None:
+        t, extra, spot_note = _spot_flags(scored, reference, t, cal.quantile)
+    outcome = flag_set([s.scores for s in scored], t, broad_fraction=cal.broad_fraction, extra=extra)
+    if spot_note:
+        outcome.notes.insert(0, spot_note)
     rows = [ScanRow(index=s.index, filename=s.filename, path=s.path, flagged=v.flagged, score=v.score,
                     flags=v.flags, numbers=v.scores.numbers(), probability=s.probability, logit=s.logit,
                     labels=s.labels) for s, v in zip(scored, outcome.verdicts)]
@@ -321,6 +331,51 @@ def thresholds_for(calibration: Calibration, scores: Sequence[PlacementScores],
 
 
 # ----------------------------------------------------------------------------- internals
+
+
+def _spot_flags(scored: list[ScoredImage], reference: ReferenceValues, t: Thresholds, quantile: float
+                ) -> tuple[Thresholds, list[list[BiasFlag]], str | None]:
+    """The recurring-spot rule (`bias.spots`): thresholds with its entry added, its flags per image, a note."""
+    from galaxyscope.bias.flags import RuleThresholds
+    from galaxyscope.bias.spots import SPOT, find_hotspot, spot_shares
+
+    set_grids = np.stack([s.grid for s in scored]) if scored else np.zeros((0, 1, 1))
+    spot = find_hotspot(set_grids, reference.grids)
+    extra: list[list[BiasFlag]] = [[] for _ in scored]
+    if not spot.found or not isinstance(t, RuleThresholds):
+        return t, extra, None
+    ref_shares = spot_shares(reference.grids, spot)
+    q = float(np.quantile(ref_shares, quantile))
+    threshold = max(q, float(np.median(ref_shares)) + SPOT_MARGIN)
+    floor = " (raised to the median + a minimum margin)" if threshold > q else ""
+    basis = (f"the {_ordinal(quantile)} percentile of the share the same spot gets on {reference.what} scanned "
+             f"with this model{floor}")
+    values = spot_shares(set_grids, spot)
+    where = spot.where()
+    for i, v in enumerate(values):
+        if v >= threshold:
+            extra[i].append(BiasFlag(
+                SPOT, f"{100 * v:.0f} % of the saliency lies off the galaxy in {where}, where this set's saliency "
+                f"keeps landing ({100 * spot.set_mean:.1f} % of it on average, {100 * spot.reference_mean:.1f} % on "
+                f"the reference: a feature that recurs in the same place, as a planted artefact does): above "
+                f"{100 * threshold:.0f} %, {basis}", float(v), float(threshold), basis))
+    n = sum(bool(e) for e in extra)
+    note = (f"off-galaxy saliency recurs in {where} across this set ({100 * spot.set_mean:.1f} % of it on average "
+            f"against {100 * spot.reference_mean:.1f} % on {reference.what}): {n} image(s) with much of their "
+            f"saliency there are flagged '{SPOT}'; look for an artefact or label shared by those images")
+    new_t = RuleThresholds(values={**t.values, SPOT: threshold}, basis={**t.basis, SPOT: basis}, mode=t.mode,
+                           flag_no_galaxy=t.flag_no_galaxy)
+    return new_t, extra, note
+
+
+#: the smallest margin of the spot rule's threshold over the reference's median share
+SPOT_MARGIN = 0.03
+
+
+def _ordinal(q: float) -> str:
+    from galaxyscope.bias.calibrate import _ordinal as ordinal
+
+    return ordinal(q)
 
 
 def _saliency(model: Any, image: GalaxyImage, cache: Any, cancel: CancelCheck | None, compute: Any, **kwargs: Any):
