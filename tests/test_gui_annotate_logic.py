@@ -144,6 +144,20 @@ def test_machine_bar_is_stored_only_when_new(tmp_path):
         assert latest.length_px == 20.0  # the newest one with a line to draw
 
 
+def test_the_gates_no_bar_is_stored_once_so_vetting_lists_the_image(tmp_path):
+    no_bar = Fit(math.nan, None, method="moments", ok=False, flags=("no_bar",))
+    assert machine_is_new(no_bar, "abc", [])
+    with AnnotationStore(tmp_path / "a.db") as store:
+        image = store.register_image("a.png")
+        store.add_annotation(image.id, "bob", BarLine(10, 5, 30, 5))
+        store.add_machine_measurement(image.id, no_bar, model_hash="abc")
+        stored = store.machine_measurements(image_id=image.id)
+        assert not machine_is_new(no_bar, "abc", stored) and machine_is_new(no_bar, "other", stored)
+        assert latest_machine(stored) is None  # nothing to draw
+        rows = vetting_list(store)
+        assert len(rows) == 1 and rows[0].disagreement == math.inf  # first in the list: "machine found none"
+
+
 def test_lengths_and_agreement_in_words(tmp_path):
     assert lengths_text(40.0, None, None) == "40.0 px"
     assert lengths_text(40.0, 0.25 * u.arcsec / u.pix, None) == "40.0 px · 10.00″"

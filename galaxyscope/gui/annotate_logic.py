@@ -183,8 +183,15 @@ def latest_machine(records: Iterable[MachineRecord], method: str | None = None) 
 
 def machine_is_new(measurement: Any, model_hash: str | None, stored: Iterable[MachineRecord]) -> bool:
     """True when the live fit differs from every stored measurement of this image (method,
-    model, length, ends): what saving an annotation stores next to it for vetting."""
-    if measurement is None or not getattr(measurement, "ok", False) or measurement.endpoints is None:
+    model, length, ends): what saving an annotation stores next to it for vetting. A "no bar"
+    answer of the P(bar) gate counts too (stored without a line, once per method and model):
+    a galaxy people drew a bar on and the machine refused is the first thing to vet."""
+    if measurement is None:
+        return False
+    if "no_bar" in (getattr(measurement, "flags", ()) or ()):
+        return not any(m.method == measurement.method and (m.model_hash or None) == (model_hash or None)
+                       and m.bar is None for m in stored)
+    if not getattr(measurement, "ok", False) or measurement.endpoints is None:
         return False
     (x1, y1), (x2, y2) = measurement.endpoints
     for m in stored:
@@ -264,22 +271,24 @@ def vetting_cells(row: VettingRow) -> list[tuple[str, float | str]]:
     machine = row.machine_length.to_value(u.pix) if row.machine_length is not None else math.nan
     reference = row.reference_length.to_value(u.pix) if row.reference_length is not None else math.nan
     rel = row.relative_difference
+    objid = "" if row.objid is None else str(row.objid)
     return [
         (Path(row.image_path).name, Path(row.image_path).name),
-        ("" if row.objid is None else str(row.objid), "" if row.objid is None else str(row.objid)),
         (str(row.n_annotators), float(row.n_annotators)),
         (f"{human:.1f}" + (f" ± {std:.1f}" if math.isfinite(std) else ""), human),
         (f"{machine:.1f}" if math.isfinite(machine) else "none", machine if math.isfinite(machine) else -1.0),
-        (row.method, row.method),
         (f"{reference:.1f} ({row.reference_source})" if math.isfinite(reference) else "",
          reference if math.isfinite(reference) else -1.0),
         (f"{100 * rel:+.0f} %" if math.isfinite(rel) else "machine found none",
          row.disagreement if math.isfinite(row.disagreement) else 1e300),
+        (row.method, row.method),
+        (objid, objid),
     ]
 
 
-VETTING_COLUMNS: tuple[str, ...] = ("image", "objid", "people", "human px", "machine px", "method",
-                                    "reference px", "machine − human")
+#: the numbers to compare first (people, machine, published reference), the long objid last
+VETTING_COLUMNS: tuple[str, ...] = ("image", "people", "human px", "machine px", "reference px", "machine − human",
+                                    "method", "objid")
 
 
 def scatter_summary(rows: Sequence[VettingRow]) -> str:
