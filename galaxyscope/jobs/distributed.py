@@ -449,6 +449,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None, *, thr
     import importlib.util
     import logging
 
+    import dask
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -465,8 +466,10 @@ def dask_client(workers: int | None = None, scheduler: str | None = None, *, thr
         raise GalaxyscopeError(f"--workers must be at least 1, got {workers}")
     # the scheduler serves HTTP in any case (a "bokeh missing" page without bokeh): on a free
     # local port, never the fixed 8787 that a second run or another user would collide on
-    cluster = LocalCluster(n_workers=int(workers), threads_per_worker=int(threads_per_worker), processes=True,
-                           host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environment()}):
+        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=int(threads_per_worker),
+                               processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                               silence_logs=logging.ERROR)
     cluster._galaxyscope_dashboard = dashboard and importlib.util.find_spec("bokeh") is not None
     try:
         client = Client(cluster, timeout=f"{int(timeout_s)}s")
@@ -476,6 +479,22 @@ def dask_client(workers: int | None = None, scheduler: str | None = None, *, thr
             client.close()
     finally:
         cluster.close()
+
+
+def worker_environment() -> dict[str, Any]:
+    """The environment Dask's nannies give new worker processes, less ``MALLOC_TRIM_THRESHOLD_``.
+
+    Why: Dask sets it to 64 KiB so workers hand memory back to the OS at once; that also
+    switches off glibc's adaptive mmap threshold, so every large array of SmoothGrad and
+    the isophote fits is a fresh mmap with its page faults. Measured with the measure
+    work on this machine: 2.54 CPU s an image with it, 1.60 without (system time 7.2 s
+    against 1.9 s for six images). The thread caps (OMP/MKL/OpenBLAS = 1) stay.
+    """
+    import dask
+
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {})
+    env.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return env
 
 
 def _remove_stale_temps(folder: Path) -> None:
