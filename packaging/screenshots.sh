@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate every picture in docs/ (and the icon PNG) from the real app.
 #
-#   bash packaging/screenshots.sh               # all: main annotate bias mosaic icon
+#   bash packaging/screenshots.sh               # all: main annotate-blind annotate vetting bias mosaic icon
 #   bash packaging/screenshots.sh annotate bias # some of them
 #   bash packaging/screenshots.sh --list        # what each target is
 #

@@ -11,11 +11,20 @@ package, because it writes into the repository's docs/; the app's own ``galaxysc
 Targets (``--list`` prints them):
 
 - ``main``: docs/screenshot.png, exactly ``galaxyscope demo --screenshot FILE``.
-- ``annotate``: docs/annotate.png, annotate mode and the Agreement & vetting tab. Two
-  demonstration annotators ("bob", "alice") draw lines through the window's own
-  drawing path (the signal a mouse drag emits, then Enter's save); their lines are
-  placed by this script along the elongation of each galaxy's inner light (`light_axis`)
-  with seeded jitter: they show the tools, they are not real annotations.
+- ``annotate-blind``: docs/annotate-blind.png, annotate mode as the annotator sees it
+  before saving: alice's unsaved line only (bob's line, the machine's and the saliency
+  are hidden).
+- ``annotate``: docs/annotate.png, the same galaxy after alice saved and pressed V: her
+  line, bob's, the machine's one line and the saliency.
+- ``vetting``: docs/vetting.png, the Agreement & vetting tab on the real Galaxy Builder
+  galaxies that have a Hoyle et al. (2011) bar length (imported from
+  ``$GALAXYSCOPE_SHARED_DATA/hoyle2011`` as ``annotations import --format hoyle`` does),
+  shown in the reference column and the scatter plot.
+  In these three the annotators ("bob", "alice") are demonstration lines the script
+  draws through the window's own drawing path (the signal a mouse drag emits, then
+  the save Enter does), placed along the elongation of each galaxy's inner light
+  (`light_axis`) with seeded jitter: they show the tools, they are not real
+  annotations. The Hoyle lengths are the published ones.
 - ``bias``: docs/bias.png, the Bias tab after browsing a few galaxies, with the galaxy
   mask outline on.
 - ``mosaic``: docs/mosaic.png, real Galaxy Zoo examples beside synthetic galaxies
@@ -49,7 +58,9 @@ DEFAULT_SIZE = DEFAULT_WINDOW_SIZE
 SETTLE_TIMEOUT_S = 600.0
 ICON_SIZE = 256
 ANNOTATE_IMAGES = 6  # barred examples that both demonstration annotators draw on
-ANNOTATE_SHOWN = "sdss/sloan-2_a-0_1.jpg"  # the image left on screen in annotate.png
+ANNOTATE_SHOWN = "sdss/sloan-2_a-0_2.jpg"  # on screen in annotate(-blind).png: P(bar) 0.81 passes the gate
+VETTING_SET = "galaxy-builder-dev"  # real galaxies with SDSS objids, some of them in Hoyle et al. (2011)
+VETTING_SHOWN = "587727942423281732"  # on screen in vetting.png: a bar in Galaxy Builder, one the machine measures
 BIAS_VISITS = 4  # galaxies browsed before the Bias tab is shown
 PRIVATE_ENV = USER_FILE_ENV_VARS
 
@@ -67,7 +78,9 @@ class Target:
 
 TARGETS: tuple[Target, ...] = (
     Target("main", "docs/screenshot.png", "the window on a real Galaxy Zoo barred galaxy (demo --screenshot)", True),
-    Target("annotate", "docs/annotate.png", "annotate mode with two annotators, the machine's line, vetting", True),
+    Target("annotate-blind", "docs/annotate-blind.png", "annotate mode before saving: only your own line", True),
+    Target("annotate", "docs/annotate.png", "after saving, V: two annotators, the machine's line, saliency", True),
+    Target("vetting", "docs/vetting.png", "the vetting view with Hoyle et al. (2011) reference lengths", True),
     Target("bias", "docs/bias.png", "the Bias tab with the galaxy-mask outline", True),
     Target("mosaic", "docs/mosaic.png", "real Galaxy Zoo examples beside synthetic galaxies", False),
     Target("icon", "resources/icons/galaxyscope.png", "the 256 px application icon from galaxyscope.svg", True),
@@ -141,8 +154,8 @@ def _ensure_platform() -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def open_demo_window(tmp: Path, size: tuple[int, int], db: Path | None = None) -> Any:
-    """The main window on the bundled Galaxy Zoo examples with the shipped model, as
+def open_demo_window(tmp: Path, size: tuple[int, int], db: Path | None = None, data: Path | None = None) -> Any:
+    """The main window on the bundled Galaxy Zoo examples (or ``data``) with the shipped model, as
     ``galaxyscope demo`` opens it, but with a fresh settings file and no restored layout."""
     from galaxyscope.gui.app import ensure_app, load_model_for_gui
     from galaxyscope.gui.main_window import MainWindow
@@ -152,7 +165,7 @@ def open_demo_window(tmp: Path, size: tuple[int, int], db: Path | None = None) -
     from galaxyscope.saliency.cache import SaliencyCache
 
     _ensure_platform()
-    image_set = ImageSet.open(sample_path("gz-bar-examples"))
+    image_set = ImageSet.open(data if data is not None else sample_path("gz-bar-examples"))
     loaded, note = load_model_for_gui(None)
     if loaded is None:
         from galaxyscope.errors import GalaxyscopeError
@@ -186,6 +199,7 @@ def show_file(window: Any, key: str, timeout_s: float) -> None:
 def _save(window: Any, path: Path, timeout_s: float) -> Path:
     from galaxyscope.gui.app import save_screenshot
 
+    window.statusBar().clearMessage()  # the script's own last save, not what a user would see there
     path.parent.mkdir(parents=True, exist_ok=True)
     if not save_screenshot(window, path, timeout_s):
         raise TimeoutError(f"{path}: the window did not settle in {timeout_s:.0f} s")
@@ -254,33 +268,104 @@ def demonstration_line(axis: LightAxis, ratio: float, turn_deg: float,
     return BarLine(cx - dx, cy - dy, cx + dx, cy + dy)
 
 
-def make_annotate(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) -> Path:
-    """docs/annotate.png: bob, then alice, draw on the first barred examples through the window's
-    own drawing and saving path; the shot shows alice's last line, the machine's, and vetting."""
+def draw_demonstration(window: Any, name: str, rng: Any) -> None:
+    """``name``'s demonstration line on the image on screen, as a mouse drag would draw it (unsaved)."""
+    shift, turn_sd = DEMONSTRATION_STYLE[name]
+    line = demonstration_line(light_axis(window.current_image.luminance()),
+                              float(rng.uniform(0.8, 1.1)), float(rng.normal(0, turn_sd)), shift)
+    window.annotate.layer.line_drawn.emit(line, False)  # what a mouse drag along the bar emits
+
+
+def annotate_all(window: Any, keys: Sequence[str], names: Sequence[str], timeout_s: float, seed: int = 2022) -> None:
+    """Each of ``names`` in turn draws and saves a demonstration line on every image of ``keys``."""
     import numpy as np
 
+    rng = np.random.default_rng(seed)
+    controller = window.annotate
+    for name in names:
+        controller.set_annotator(name)
+        controller.set_active(True)
+        for key in keys:
+            show_file(window, key, timeout_s)
+            draw_demonstration(window, name, rng)
+            if not controller.save_draft():
+                raise RuntimeError(f"the demonstration line on {key} was not saved")
+
+
+#: demonstration annotator -> (shift of the line's centre in px, spread of its angle in degrees)
+DEMONSTRATION_STYLE: dict[str, tuple[tuple[float, float], float]] = {
+    "bob": ((5.0, -7.0), 12.0), "alice": ((-2.0, 2.0), 6.0)}
+
+
+def make_annotate_blind(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) -> Path:
+    """docs/annotate-blind.png: bob has saved a line on the galaxy; alice, in annotate mode, has
+    drawn hers and not saved it yet, so she sees neither bob's, nor the machine's, nor the saliency."""
+    import numpy as np
+
+    window = open_demo_window(tmp, size, db=tmp / "shot.sqlite")
+    try:
+        annotate_all(window, [ANNOTATE_SHOWN], ["bob"], timeout_s)
+        window.annotate.undo_stack.clear()  # bob drew in a session of his own: not in alice's history
+        window.annotate.set_annotator("alice")
+        window.annotate.set_reveal(False)
+        draw_demonstration(window, "alice", np.random.default_rng(7))
+        if not window.state.annotate.blind:
+            raise RuntimeError("annotate mode is not blind before saving")
+        window.annotate.dock.raise_()
+        return _save(window, path, timeout_s)
+    finally:
+        window.close()
+
+
+def make_annotate(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) -> Path:
+    """docs/annotate.png: bob, then alice, draw on the first barred examples through the window's
+    own drawing and saving path; alice ends on the galaxy of annotate-blind.png, saved, with V on:
+    her line, bob's, the machine's one line and the saliency."""
     window = open_demo_window(tmp, size, db=tmp / "shot.sqlite")
     try:
         keys = [k for k in window.browser.model.keys if "_a-0_" in k][:ANNOTATE_IMAGES]
         if ANNOTATE_SHOWN in keys:  # alice finishes on the image the picture shows
             keys.remove(ANNOTATE_SHOWN)
-            keys.append(ANNOTATE_SHOWN)
-        rng = np.random.default_rng(2022)
+        annotate_all(window, keys + [ANNOTATE_SHOWN], ["bob", "alice"], timeout_s)
+        window.annotate.set_reveal(True)
+        if window.state.annotate.blind:
+            raise RuntimeError("V did not reveal the machine's line after saving")
+        window.annotate.dock.raise_()
+        return _save(window, path, timeout_s)
+    finally:
+        window.close()
+
+
+def make_vetting(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) -> Path:
+    """docs/vetting.png: the real Galaxy Builder galaxies with a Hoyle et al. (2011) length, the Hoyle
+    table imported as ``annotations import --format hoyle`` does; bob and alice draw on each; the
+    vetting tab lists people, machine and reference side by side, one galaxy open with every line."""
+    import csv
+
+    from experiments.common import shared_data
+    from galaxyscope.store import AnnotationStore
+    from galaxyscope.store.table_io import import_hoyle
+
+    data, hoyle = shared_data(VETTING_SET), shared_data("hoyle2011", "hoyle_barlengths.csv")
+    for needed in (data, hoyle):
+        if not needed.exists():
+            raise FileNotFoundError(f"{needed} is missing (set GALAXYSCOPE_SHARED_DATA to the shared data folder)")
+    db = tmp / "vetting.sqlite"
+    with AnnotationStore(db) as store:
+        import_hoyle(store, hoyle)
+    with open(hoyle, newline="", encoding="utf-8") as f:
+        objids = {row["objid"] for row in csv.DictReader(f)}
+    window = open_demo_window(tmp, size, db=db, data=data)
+    try:
+        keys = [k for k in window.browser.model.keys if Path(k).stem.removeprefix("gzb_") in objids]
+        shown = next(k for k in keys if VETTING_SHOWN in k)
+        keys.remove(shown)
+        annotate_all(window, keys + [shown], ["bob", "alice"], timeout_s)
         controller = window.annotate
-        for name, shift, turn_sd in (("bob", (5.0, -7.0), 12.0), ("alice", (-2.0, 2.0), 6.0)):
-            controller.set_annotator(name)
-            controller.set_active(True)
-            for key in keys:
-                show_file(window, key, timeout_s)
-                line = demonstration_line(light_axis(window.current_image.luminance()),
-                                          float(rng.uniform(0.8, 1.1)), float(rng.normal(0, turn_sd)), shift)
-                controller.layer.line_drawn.emit(line, False)  # what a mouse drag along the bar emits
-                if not controller.save_draft():
-                    raise RuntimeError(f"the demonstration line on {key} was not saved")
+        controller.set_active(False)  # vetting: everyone's lines, the machine's and the saliency
         window.bottom_tabs.setCurrentWidget(controller.vetting)
         controller.refresh_vetting()
-        record = controller.image_record
-        table = controller.vetting.table
+        record, table = controller.image_record, controller.vetting.table
         for row in range(table.rowCount()):
             if record is not None and controller.vetting.image_id_at(row) == record.id:
                 table.selectRow(row)
@@ -347,7 +432,8 @@ def make_icon(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) ->
 
 
 MAKERS: dict[str, Callable[[Path, tuple[int, int], float, Path], Path]] = {
-    "main": make_main, "annotate": make_annotate, "bias": make_bias, "mosaic": make_mosaic, "icon": make_icon,
+    "main": make_main, "annotate-blind": make_annotate_blind, "annotate": make_annotate, "vetting": make_vetting,
+    "bias": make_bias, "mosaic": make_mosaic, "icon": make_icon,
 }
 
 
@@ -363,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list:
         for t in TARGETS:
-            print(f"{t.name:9s} {t.path:34s} {t.what}")
+            print(f"{t.name:14s} {t.path:34s} {t.what}")
         return 0
     import time
 
