@@ -11,8 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import astropy.units as u
-from astropy.cosmology import Cosmology
+
+if TYPE_CHECKING:  # importing astropy.cosmology takes seconds: only when a length goes to kpc
+    from astropy.cosmology import Cosmology
 
 PIX = u.pix
 
