@@ -291,9 +291,10 @@ def markdown(results: dict[str, Any]) -> str:
         return f"{e['value']:.2f} [{e['low']:.2f}, {e['high']:.2f}]"
 
     out = []
-    syn = results.get("synthetic")
-    if syn:
-        out += ["| labels | guidance | seed | AUC [95 %] | AUC gain | length rho [95 %] | rho gain | fine-tune s |",
+    for key in sorted(k for k in results if k.startswith("synthetic")):
+        syn = results[key]
+        out += ["", f"{key}: fine-tuning {syn['settings']['epochs']} epochs at most, lr {syn['settings']['lr']:g}", "",
+                "| labels | guidance | seed | AUC [95 %] | AUC gain | length rho [95 %] | rho gain | fine-tune s |",
                 "|---|---|---|---|---|---|---|---|"]
         for r in syn["rows"]:
             out.append(f"| {r['n_labels']} | {r['guide_weight']:g} | {r['seed']} | {f(r['auc'])} | {f(r['auc_gain'])} | "
@@ -329,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base-model", default=None, help="real loop's base model (default: the shipped one)")
     ap.add_argument("--folds", type=int, default=5, help="cross-validation folds (default %(default)s)")
     ap.add_argument("--repeats", type=int, default=2, help="cross-validation repeats (default %(default)s)")
+    ap.add_argument("--tag", default="", help="store the synthetic loop as synthetic_TAG (a variant beside the default)")
     args = ap.parse_args(argv)
     import torch
 
@@ -338,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         results = json.loads(Path(args.json).read_text())
     t0 = time.perf_counter()
     if args.what in ("synthetic", "all"):
-        results["synthetic"] = run_synthetic(args)
+        results["synthetic" + (f"_{args.tag}" if args.tag else "")] = run_synthetic(args)
     if args.what in ("real", "all"):
         results["real"] = run_real(args)
     results["seconds_total_last_run"] = time.perf_counter() - t0
