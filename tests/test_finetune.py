@@ -210,3 +210,22 @@ def test_a_labelled_image_that_went_bad_is_left_out(tmp_path, base_path):
                                      replace(FAST, min_images=6), log=said.append)
     assert outcome.n_train + outcome.n_test == 11
     assert any(line.startswith("left out:") and "gal_003.png" in line for line in said)
+
+
+def test_a_recorded_version_loads_only_while_its_file_is_unchanged(tmp_path, dataset, base_path):
+    from galaxyscope.errors import ModelLoadError
+    from galaxyscope.finetune.core import load_version
+
+    db = label_everything(tmp_path / "bars.db", dataset)
+    out = tmp_path / "v.safetensors"
+    finetune_from_database(dataset, db, base_path, out, replace(FAST, epochs=1, test_fraction=0))
+    with AnnotationStore(db) as store:
+        (version,) = store.model_versions()
+    assert version.n_test == 0 and version.metrics["comparison"] is None
+    assert load_version(version).sha256 == version.sha256
+    out.write_bytes(out.read_bytes() + b" ")
+    with pytest.raises(ModelLoadError, match="changed since it was recorded"):
+        load_version(version)
+    out.unlink()
+    with pytest.raises(ModelLoadError, match="the file is gone"):
+        load_version(version)

@@ -426,7 +426,6 @@ def compare_on(base: Any, tuned: Any, images: Sequence[Any], examples: Sequence[
 
     output = label_output_names(base, settings.label_outputs)[0]
     measure = [e.has_bar and e.length_px is not None for e in examples]
-    n = len(images)
     half = (lambda d, t: progress(d, 2 * t)) if progress else None
     rest = (lambda d, t: progress(t + d, 2 * t)) if progress else None
     sb = score_model(base, images, measure=measure, output=output, n_samples=settings.n_samples,
@@ -435,5 +434,24 @@ def compare_on(base: Any, tuned: Any, images: Sequence[Any], examples: Sequence[
                      method=settings.length_method, progress=rest, cancel=cancel)
     labels = np.array([e.has_bar for e in examples], bool)
     ref = np.array([e.length_px if (e.has_bar and e.length_px is not None) else np.nan for e in examples], float)
-    del n
     return compare_scores(sb, st, labels, ref, n_resamples=settings.n_resamples, seed=settings.seed)
+
+
+def load_version(version: Any, device: str | None = None) -> Any:
+    """The model of a recorded version (`store.records.ModelVersionRecord`), after checking
+    that its file is still there and unchanged (same SHA-256 as recorded).
+
+    Why: the window switches models by version; a moved or overwritten file must say so
+    instead of silently loading other weights under the version's name.
+    """
+    from galaxyscope.errors import ModelLoadError
+    from galaxyscope.model.checkpoint import file_sha256, load_checkpoint
+
+    path = Path(version.path)
+    if not path.is_file():
+        raise ModelLoadError(path, f"model version {version.name!r} is recorded here, but the file is gone")
+    digest = file_sha256(path)
+    if digest != version.sha256:
+        raise ModelLoadError(path, f"model version {version.name!r}: the file changed since it was recorded "
+                                   f"(sha256 {digest[:12]}..., recorded {version.sha256[:12]}...)")
+    return load_checkpoint(path, device=device)
