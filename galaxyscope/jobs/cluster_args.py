@@ -29,7 +29,7 @@ def idle_cores() -> int:
     """Usable cores minus the machine's recent load (1-minute load average), at least 1.
 
     Why: torch takes every core by default; beside other work that oversubscribes the CPU
-    (measured on 2 shared cores at load 6: one process with 2 threads ran 3.9x slower
+    (measured on 2 shared cores at load 6: one process with 2 threads ran 2.9-3.9x slower
     than with 1, docs/cluster.md).
     """
     cores = available_cores()
