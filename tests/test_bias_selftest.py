@@ -80,7 +80,7 @@ def test_cli_with_a_named_reference_prints_what_it_compared_with(scenes, tmp_pat
     cap = capsys.readouterr()
     assert rc == 0, cap.err
     assert "thresholds (reference):" in cap.out
-    assert f"the 99th percentile of 12 images of the reference set {scenes.name} scanned with this model" in cap.out
+    assert f"percentile of 12 images of the reference set {scenes.name} scanned with this model" in cap.out
     t = Table.read(out)
     assert t.meta["thresholds"]["mode"] == "reference" and isinstance(t.meta["notes"], list)
     # the flags stored by --db come back for the set's images, with their reasons

@@ -337,19 +337,20 @@ def _spot_flags(scored: list[ScoredImage], reference: ReferenceValues, t: Thresh
                 ) -> tuple[Thresholds, list[list[BiasFlag]], str | None]:
     """The recurring-spot rule (`bias.spots`): thresholds with its entry added, its flags per image, a note."""
     from galaxyscope.bias.flags import RuleThresholds
-    from galaxyscope.bias.spots import SPOT, find_hotspot, spot_shares
+    from galaxyscope.bias.spots import SPOT, SpotParams, find_hotspot, spot_shares
 
+    params = SpotParams()
     set_grids = np.stack([s.grid for s in scored]) if scored else np.zeros((0, 1, 1))
-    spot = find_hotspot(set_grids, reference.grids)
+    spot = find_hotspot(set_grids, reference.grids, params)
     extra: list[list[BiasFlag]] = [[] for _ in scored]
     if not spot.found or not isinstance(t, RuleThresholds):
         return t, extra, None
     ref_shares = spot_shares(reference.grids, spot)
-    q = float(np.quantile(ref_shares, quantile))
-    threshold = max(q, float(np.median(ref_shares)) + SPOT_MARGIN)
-    floor = " (raised to the median + a minimum margin)" if threshold > q else ""
-    basis = (f"the {_ordinal(quantile)} percentile of the share the same spot gets on {reference.what} scanned "
-             f"with this model{floor}")
+    med = float(np.median(ref_shares))
+    mad = 1.4826 * float(np.median(np.abs(ref_shares - med)))
+    threshold = med + max(params.k * mad, SPOT_MARGIN)
+    basis = (f"the median share the same spot gets on {reference.what} scanned with this model "
+             f"({100 * med:.1f} %) + {params.k:g} x its robust spread")
     values = spot_shares(set_grids, spot)
     where = spot.where()
     for i, v in enumerate(values):
