@@ -276,9 +276,15 @@ class FinetuneOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
-        lines = [self.train.summary(),
-                 f"fine-tuned on {self.n_train} labelled images ({self.train.n_val} of them for early stopping); "
-                 f"{self.n_test} held out"]
+        lines = [self.train.summary()]
+        labelled = (self.model.meta.metrics or {}).get("finetune", {}).get("settings", {}).get("label_outputs")
+        bar = list(labelled) if labelled else [self.model.meta.output_names[self.model.output_index(None)]]
+        others = [n for n in self.model.meta.output_names if n not in bar]
+        if others:
+            lines.append(f"({', '.join(others)} learnt the base model's own predictions, so their validation "
+                         "numbers above compare with those, not with labels)")
+        lines.append(f"fine-tuned on {self.n_train} labelled images ({self.train.n_val} of them for early "
+                     f"stopping); {self.n_test} held out")
         if self.comparison is not None:
             lines += self.comparison.lines()
         else:
