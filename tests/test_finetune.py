@@ -229,3 +229,13 @@ def test_a_recorded_version_loads_only_while_its_file_is_unchanged(tmp_path, dat
     out.unlink()
     with pytest.raises(ModelLoadError, match="the file is gone"):
         load_version(version)
+
+
+def test_the_base_model_file_is_never_overwritten(tmp_path, dataset, base_path):
+    from galaxyscope.errors import GalaxyscopeError
+
+    db = label_everything(tmp_path / "bars.db", dataset)
+    before = base_path.read_bytes()
+    with pytest.raises(GalaxyscopeError, match="base model's own file"):
+        finetune_from_database(dataset, db, base_path, base_path, FAST)
+    assert base_path.read_bytes() == before

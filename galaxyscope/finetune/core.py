@@ -347,6 +347,9 @@ def finetune_from_database(dataset: str | Path | Any, store: Any, base: Any, out
     db = AnnotationStore(store) if own_store else store
     try:
         model = load_checkpoint(base, device=settings.device) if isinstance(base, (str, Path)) else base
+        if model.path and Path(model.path).resolve() == out.resolve():
+            raise GalaxyscopeError(f"{out}: that is the base model's own file; write the fine-tuned model "
+                                   "to another file (every version stays loadable)")
         stages = _Stages(progress, {"read": 1.0, "train": 6.0, "compare": 2.0 if settings.test_fraction else 0.0})
         t0 = time.perf_counter()
         labelled = gather_labels(db, dataset)
