@@ -170,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                                   partition_size=1)
             per_part = (time.perf_counter() - t1) / len(noop.partitions) * w  # per partition, per worker
         res = {"start_s": start, "run_s": dt, "images_per_s": args.n / dt, "vs_single": base / dt,
-               "x_floor": dt / (args.n * floor / w), "cpu_s_per_image": cpu, "task_roundtrip_ms": rt * 1e3, "partition_overhead_ms":
-               per_part * 1e3}
+               "x_floor": dt / (args.n * floor / w), "cpu_s_per_image": cpu, "task_roundtrip_ms": rt * 1e3,
+               "partition_overhead_ms": per_part * 1e3}
         out["cluster"][str(w)] = res
         print(f"{w:2d} x 1 thread  {start:8.1f} {dt:7.2f} {res['images_per_s']:7.2f} {res['vs_single']:9.2f} "
               f"{res['x_floor']:9.2f} {cpu:9.2f} {res['task_roundtrip_ms']:10.2f} {res['partition_overhead_ms']:12.1f}")

@@ -167,7 +167,8 @@ def run_partitioned(args: argparse.Namespace, batch, methods, saliency, read_lim
 
                 link = dashboard_link(client)
                 print(f"dask: {where}" + (f"; dashboard {link}" if link else ""), file=sys.stderr)
-            report, run = measure_distributed(image_set, model, work, str(args.dataset), folder, client=client,
+            report, run = measure_distributed(image_set, model, work, dataset_for_workers(args.dataset), folder,
+                                              client=client,
                                               partition_size=batch.partition_size, keep_columns=args.keep,
                                               read_limits=read_limits, progress=progress)
     except KeyboardInterrupt:
@@ -189,6 +190,12 @@ def run_partitioned(args: argparse.Namespace, batch, methods, saliency, read_lim
     n_ok = len(set(report.table["filename"])) if len(report.table) else 0
     print(f"measured {n_ok} of {report.n_images} images with {', '.join(methods)} -> {out}")
     return 0 if n_ok else 2
+
+
+def dataset_for_workers(dataset: str) -> str:
+    """The dataset as an absolute path: workers (other processes, other machines) do not share
+    this process's working folder, only the file system."""
+    return str(Path(dataset).expanduser().resolve())
 
 
 #: skipped files listed one per line before the rest is only counted

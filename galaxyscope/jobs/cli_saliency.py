@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from galaxyscope.images.guarded_read import limits_from_args
-    from galaxyscope.jobs.cli_measure import print_skipped, terminate_as_interrupt
+    from galaxyscope.jobs.cli_measure import dataset_for_workers, print_skipped, terminate_as_interrupt
     from galaxyscope.jobs.cluster_args import cluster_options
     from galaxyscope.jobs.common import open_dataset_and_model, tqdm_progress
     from galaxyscope.jobs.distributed import dashboard_link, dask_client, read_partitions, run_partitions
@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
                 where = batch.scheduler or f"LocalCluster of {batch.workers} processes x {batch.threads} thread(s)"
                 link = dashboard_link(client)
                 print(f"dask: {where}" + (f"; dashboard {link}" if link else ""), file=sys.stderr)
-            run_report = run_partitions(work, str(args.dataset), folder, client=client, image_set=image_set,
+            run_report = run_partitions(work, dataset_for_workers(args.dataset), folder, client=client,
+                                        image_set=image_set,
                                         partition_size=batch.partition_size, read_limits=read_limits,
                                         progress=progress)
     except KeyboardInterrupt:
