@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "galaxyscope.bias.cli_scan",
     "galaxyscope.bias.cli_sanity",
     "galaxyscope.finetune.cli_finetune",
+    "galaxyscope.finetune.cli_label_next",
 )
 
 

@@ -56,3 +56,26 @@ def test_labelled_filenames_from_the_store(tmp_path):
         store.set_bar_label(b.id, "bob", False)
         assert labelled_filenames(store, images) == {"gal_000.png", "gal_001.png"}
         assert labelled_filenames(store, images, annotator="bob") == {"gal_001.png"}
+
+
+def test_cli_label_next_leaves_out_labelled_images(tmp_path, capsys):
+    from galaxyscope.cli import main as cli_main
+
+    root = write_bar_dataset(tmp_path / "set", n=4, size=32, seed=1)
+    table = measured()
+    table["filename"] = ["gal_000.png", "gal_000.png", "gal_001.png", "gal_001.png", "gal_002.png", "gal_002.png",
+                         "gal_003.png", "x.png", "x.png"]
+    table.write(tmp_path / "results.ecsv")
+    db = tmp_path / "db.sqlite"
+    with AnnotationStore(db) as store:
+        store.set_bar_label(store.register_galaxy_image(ImageSet.open(root)[2]).id, "alice", True)
+    out = tmp_path / "next.csv"
+    assert cli_main(["label-next", str(root), "--measured", str(tmp_path / "results.ecsv"), "--db", str(db),
+                     "--n", "2", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("4 images to label (1 already labelled, left out)") and "gal_002.png" not in text
+    assert len(text.strip().splitlines()) == 3 and "unlike the training images" in text
+    assert len(Table.read(out, format="ascii.csv")) == 4
+    assert cli_main(["label-next", str(root), "--measured", str(tmp_path / "results.ecsv"),
+                     "--method", "paper", "--db", str(db)]) == 2
+    assert "no rows of method 'paper'" in capsys.readouterr().err
