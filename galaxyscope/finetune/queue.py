@@ -95,7 +95,7 @@ def label_queue(table: Any, *, labelled: Collection[str] = (), method: str = "mo
                     reasons.append(f"saliency length {ls:.0f} px vs isophotes {li:.0f} px")
             elif math.isfinite(ls) != math.isfinite(li):
                 disagreement = 1.0
-                reasons.append("only the " + ("saliency" if math.isfinite(ls) else "isophotes") + " find a bar")
+                reasons.append("only the saliency finds a bar" if math.isfinite(ls) else "only the isophotes find a bar")
         if disagreement >= 0.5 and not any("length" in r or "find a bar" in r for r in reasons):
             reasons.append("the methods disagree")
         novelty = 1.0 if OUT_OF_DOMAIN in flags else 0.0
