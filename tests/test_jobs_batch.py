@@ -142,3 +142,11 @@ def test_smoothgrad_is_the_same_through_either_captum_import():
                                                  nt_samples=4, nt_samples_batch_size=2, stdevs=0.1, abs=True,
                                                  target=0)
     assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_an_unreachable_scheduler_is_one_clear_error():
+    from galaxyscope.jobs.distributed import dask_client
+
+    with pytest.raises(GalaxyscopeError, match="--scheduler tcp://127.0.0.1:1: cannot connect"):
+        with dask_client(scheduler="tcp://127.0.0.1:1", timeout_s=3):
+            pass
