@@ -15,7 +15,8 @@ numbers move with the machine and its load; the ratio says whether we cost more
 than Qt does. Targets: ``galaxyscope --help`` under 1 s on the project's 2-core
 machine; the window painted before the model has finished loading. ``--src DIR``
 runs the galaxyscope found in DIR (e.g. ``git archive`` of an older commit)
-instead of the installed one, for before / after numbers. Without a display the
+instead of the installed one; given twice, both trees are timed in one interleaved
+run, for before / after numbers under the same load. Without a display the
 window runs on Qt's offscreen platform (or use ``xvfb-run -a``).
 """
 
@@ -139,32 +140,48 @@ def child_window() -> int:
     return main(["gui", str(sample_path("gz-bar-examples"))])
 
 
-def measure(runs: int, env: dict[str, str], window: bool = True) -> dict[str, dict[str, float]]:
-    """Median and min of ``runs`` timings per case, runs interleaved so load drifts hit all cases alike."""
+def measure(runs: int, envs: dict[str, dict[str, str]], window: bool = True) -> dict[str, dict[str, dict[str, float]]]:
+    """Median and min of ``runs`` timings per case and source (label -> environment), runs interleaved
+    case by case and source by source, so load drifts hit every case and every source alike."""
     commands = cases()
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    if window:
-        times.update({name: [] for name in WINDOW_CASES})
-    for cmd in commands.values():  # warm the file cache (first .pyc reads) outside the timings
-        time_once(cmd, env)
-    if window:
-        window_once(env)
-    for _ in range(runs):
-        for name, cmd in commands.items():
-            times[name].append(time_once(cmd, env))
+    names = list(commands) + (list(WINDOW_CASES) if window else [])
+    times = {label: {name: [] for name in names} for label in envs}
+    for env in envs.values():  # warm the file cache (first .pyc reads) outside the timings
+        for cmd in commands.values():
+            time_once(cmd, env)
         if window:
-            for name, seconds in window_once(env).items():
-                times[name].append(seconds)
-    ref = statistics.median(times[f'python -c "{REFERENCE}"'])
-    return {name: {"median_s": statistics.median(t), "min_s": min(t),
-                   "ratio_to_qt": statistics.median(t) / ref} for name, t in times.items()}
+            window_once(env)
+    for _ in range(runs):
+        for label, env in envs.items():
+            for name, cmd in commands.items():
+                times[label][name].append(time_once(cmd, env))
+            if window:
+                for name, seconds in window_once(env).items():
+                    times[label][name].append(seconds)
+    out = {}
+    for label, per_case in times.items():
+        ref = statistics.median(per_case[f'python -c "{REFERENCE}"'])
+        out[label] = {name: {"median_s": statistics.median(t), "min_s": min(t),
+                             "ratio_to_qt": statistics.median(t) / ref} for name, t in per_case.items()}
+    return out
+
+
+def source_env(src: str | None) -> dict[str, str]:
+    """The environment that runs the galaxyscope in ``src`` (None: the installed one)."""
+    env = dict(os.environ)
+    env.pop("PYTHONPROFILEIMPORTTIME", None)
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(src).resolve()), env.get("PYTHONPATH")) if p)
+    return env
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7, help="timed runs per case (default %(default)s)")
     parser.add_argument("--json", metavar="PATH", help="also write the numbers as JSON to PATH")
-    parser.add_argument("--src", metavar="DIR", help="import galaxyscope from DIR (put first on PYTHONPATH)")
+    parser.add_argument("--src", metavar="DIR", action="append",
+                        help="import galaxyscope from DIR (put first on PYTHONPATH); give it twice to compare "
+                             "two trees (e.g. before and after a change) in one interleaved run")
     parser.add_argument("--no-window", action="store_true", help="time the command line only")
     parser.add_argument("--child-window", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -172,16 +189,15 @@ def main(argv: list[str] | None = None) -> int:
         return child_window()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    env = dict(os.environ)
-    env.pop("PYTHONPROFILEIMPORTTIME", None)
-    if args.src:
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(args.src).resolve()), env.get("PYTHONPATH")) if p)
-    results = measure(args.runs, env, window=not args.no_window)
-    width = max(map(len, results))
+    envs = {src or "installed": source_env(src) for src in (args.src or [None])}
+    results = measure(args.runs, envs, window=not args.no_window)
     print(f"median of {args.runs} runs ({os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.2f}); ratio to `{REFERENCE}`")
-    for name, r in results.items():
-        print(f"  {name:<{width}}  {r['median_s']:6.3f} s  (min {r['min_s']:.3f} s)  x{r['ratio_to_qt']:.2f}")
+          f"{os.getloadavg()[0]:.2f}); ratio to `{REFERENCE}` in the same run")
+    for label, per_case in results.items():
+        width = max(map(len, per_case))
+        print(f"galaxyscope from {label}:")
+        for name, r in per_case.items():
+            print(f"  {name:<{width}}  {r['median_s']:6.3f} s  (min {r['min_s']:.3f} s)  x{r['ratio_to_qt']:.2f}")
     if args.json:
         payload = {"runs": args.runs, "cpus": os.cpu_count(), "reference": REFERENCE,
                    "src": args.src, "results": results}
