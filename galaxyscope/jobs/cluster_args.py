@@ -61,12 +61,17 @@ class ClusterOptions:
         return bool(self.workers or self.scheduler)
 
 
-def add_cluster_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
-    """Add ``--threads``, ``--workers``, ``--scheduler`` and ``--partition-size`` (a "batch" group)."""
+def add_cluster_arguments(parser: argparse.ArgumentParser, *, threads: bool = True) -> argparse._ArgumentGroup:
+    """Add ``--threads``, ``--workers``, ``--scheduler`` and ``--partition-size`` (a "batch" group).
+
+    ``threads=False`` leaves ``--threads`` out, for a command that already declares it
+    (`cluster_options` reads ``args.threads`` either way).
+    """
     g = parser.add_argument_group("batch (threads, Dask distributed; docs/cluster.md)")
-    g.add_argument("--threads", type=int, metavar="N",
-                   help="torch CPU threads per process (default: in one process, the usable cores less the "
-                        "machine's current load, at least 1; 1 per Dask worker process)")
+    if threads:
+        g.add_argument("--threads", type=int, metavar="N",
+                       help="torch CPU threads per process (default: in one process, the usable cores less "
+                            "the machine's current load, at least 1; 1 per Dask worker process)")
     cluster = g.add_mutually_exclusive_group()
     cluster.add_argument("--workers", type=int, metavar="N",
                          help="run on a Dask LocalCluster of N worker processes on this machine")
