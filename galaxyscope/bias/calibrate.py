@@ -53,13 +53,7 @@ from galaxyscope.bias.scores import PlacementScores
 RULES: tuple[str, ...] = (ON_SOURCE, OFF_GALAXY, OFFSET, ON_BORDER)
 #: and the set-level rule of `bias.spots` (reference mode only), for notes and printed thresholds
 ALL_RULES: tuple[str, ...] = (*RULES, "saliency_recurring_spot")
-MODES: tuple[str, ...] = ("reference", "scan", "fixed")
-#: quantile of the reference scores used as threshold (tuned on the grid's tuning sets)
-DEFAULT_QUANTILE = 0.99
-#: robust-outlier factor of the ``scan`` mode: median + K x 1.4826 MAD (tuned likewise)
-DEFAULT_K = 5.0
-#: a rule firing on more than this share of a set is a model-wide note, not per-image flags
-DEFAULT_BROAD_FRACTION = 0.5
+from galaxyscope.bias.defaults import DEFAULT_BROAD_FRACTION, DEFAULT_K, DEFAULT_QUANTILE, MODES  # noqa: E402
 #: sets smaller than this never count as "broad" (a handful of images says nothing model-wide)
 MIN_BROAD_IMAGES = 10
 #: the smallest distance from the typical value a threshold keeps, per rule, in the rule's

@@ -26,10 +26,15 @@ examples:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``scan-bias`` subcommand."""
-    from galaxyscope.bias.calibrate import DEFAULT_BROAD_FRACTION, DEFAULT_K, DEFAULT_QUANTILE, MODES
+    from galaxyscope.bias.defaults import (
+        DEFAULT_BROAD_FRACTION,
+        DEFAULT_K,
+        DEFAULT_QUANTILE,
+        DEFAULT_REFERENCE_N,
+        DEFAULT_SELFTEST_N,
+        MODES,
+    )
     from galaxyscope.bias.flags import FlagThresholds
-    from galaxyscope.bias.reference import DEFAULT_REFERENCE_N
-    from galaxyscope.bias.selftest import DEFAULT_SELFTEST_N
 
     d = FlagThresholds()
     p = sub.add_parser(

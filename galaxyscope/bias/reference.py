@@ -29,8 +29,7 @@ import numpy as np
 
 from galaxyscope.errors import GalaxyscopeError
 
-#: images in the synthetic reference: enough for a stable 99th percentile (two images above it)
-DEFAULT_REFERENCE_N = 200
+from galaxyscope.bias.defaults import DEFAULT_REFERENCE_N  # noqa: E402
 #: seed of the synthetic reference (apart from every seed the experiments report on)
 REFERENCE_SEED = 7_654_321
 #: the side the reference is rendered at when the scanned images cannot tell

@@ -28,7 +28,7 @@ import numpy as np
 
 #: the planted shortcut: star on barred galaxies, 70 % of them (issue 7 / issue 21)
 PLANTED = dict(artefact="star", artefact_on="bar", artefact_fraction=0.7)
-DEFAULT_SELFTEST_N = 100
+from galaxyscope.bias.defaults import DEFAULT_SELFTEST_N  # noqa: E402
 #: seeds of the self-test sets (apart from the synthetic reference's and the experiments')
 STAR_SEED, CLEAN_SEED = 4_242_001, 4_242_002
 
