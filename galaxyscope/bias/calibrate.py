@@ -5,11 +5,13 @@ depends on its architecture, its input size and the framing of its images.
 Fixed thresholds tuned on one model flagged 94 % of a clean set for another. So
 each placement rule's threshold is derived from the scores this model gives:
 
-- ``reference``: a high quantile (default the 99th percentile) of each rule's value
-  over a reference set of clean galaxies scanned with the same model and the same
-  saliency settings: a clean synthetic set `scan-bias` makes itself for the images'
-  size (`galaxyscope.bias.reference`), or a folder the user names. "Flagged" then
-  means "places its saliency as this model never does on clean galaxies".
+- ``reference``: a high percentile of each rule's value over a reference set of clean
+  galaxies scanned with the same model and the same saliency settings: a clean synthetic
+  set `scan-bias` makes itself at the scanned images' side (`galaxyscope.bias.reference`),
+  or a folder the user names. The rules share one level, raised from the quantile (default
+  0.99) until at most 1 % of the reference would be flagged by any rule, so "flagged" means
+  "places its saliency as this model hardly ever does on clean galaxies". In this mode the
+  set-level recurring-spot rule (`galaxyscope.bias.spots`) joins them.
 - ``scan``: robust outliers within the scanned set itself, median + k x MAD
   (scaled to a Gaussian sigma) of each rule's value. Needs no reference, but
   cannot see a shortcut that most of the set carries.
@@ -21,9 +23,8 @@ bias"), and its per-image flags are dropped (kept in ``fixed`` mode, which
 reproduces the old flags exactly).
 
 Every threshold carries the words that say what it was compared with, and every
-reason quotes them. The defaults (`DEFAULT_QUANTILE`, `DEFAULT_K`) were chosen on
-tuning sets separate from those reported (experiments/bias_grid.py, seeds 100/101;
-docs/experiments/bias-grid.md).
+reason quotes them. The defaults (`bias.defaults`) were chosen on tuning sets separate
+from those reported (experiments/bias_grid.py, seeds 901/911; docs/experiments/bias-grid.md).
 """
 
 from __future__ import annotations
