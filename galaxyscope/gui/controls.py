@@ -327,6 +327,10 @@ class SaliencyControls(QGroupBox):
     def cycle_method(self) -> None:
         self.method.setCurrentIndex((self.method.currentIndex() + 1) % self.method.count())
 
+    def set_result_hidden(self, hidden: bool) -> None:
+        """Hide the machine's score line while drawing blind (it would anchor the annotator's answer)."""
+        self.score.setVisible(not hidden)
+
     def set_busy(self, busy: bool, text: str = "") -> None:
         self.cancel.setEnabled(busy)
         if not busy:
@@ -581,8 +585,11 @@ class BarControls(QGroupBox):
         self.result.setWordWrap(False)
         self.result.setTextFormat(Qt.TextFormat.RichText)
         self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.blind_note = QLabel("<i>the machine's bar is hidden while you draw blind</i>")
+        self.blind_note.hide()
         layout = QVBoxLayout(self)
         layout.addWidget(self.result)
+        layout.addWidget(self.blind_note)
         layout.addWidget(self.tabs)
         form = QFormLayout()
         form.addRow("min P(bar)", self.min_probability)
@@ -596,6 +603,11 @@ class BarControls(QGroupBox):
         self.tabs.currentChanged.connect(self._tab_changed)
         self.framing.currentIndexChanged.connect(lambda _i: self._store())
         self.reset_button.clicked.connect(self.reset_current)
+
+    def set_result_hidden(self, hidden: bool) -> None:
+        """Drawing blind: the machine's length, P(bar) and flags give way to a note (the fit goes on)."""
+        self.result.setVisible(not hidden)
+        self.blind_note.setVisible(hidden)
 
     def _tab_changed(self, _index: int) -> None:
         self._store()

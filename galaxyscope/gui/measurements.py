@@ -137,12 +137,22 @@ class MeasurementsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
+        self.blind_note = QLabel("<i>the machine's measurements are hidden in annotate mode (you draw blind); "
+                                 "leave annotate mode (D) to see them</i>")
+        self.blind_note.hide()
         layout.addWidget(self.summary)
+        layout.addWidget(self.blind_note)
         layout.addWidget(self.table, 1)
         self.measure.clicked.connect(self.measure_clicked)
         self.cancel.clicked.connect(self.cancel_clicked)
         self.export.clicked.connect(self.export_clicked)
         self.table.clicked.connect(self._clicked)
+
+    def set_results_hidden(self, hidden: bool) -> None:
+        """Annotate mode: hide the table and its summary (every number in it is the machine's)."""
+        self.table.setVisible(not hidden)
+        self.summary.setVisible(not hidden)
+        self.blind_note.setVisible(hidden)
 
     def set_running(self, running: bool, text: str = "") -> None:
         self.measure.setEnabled(not running)

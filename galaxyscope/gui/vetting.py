@@ -120,15 +120,19 @@ class VettingPanel(QWidget):
         top.addWidget(self.method_combo)
         top.addWidget(self.refresh_button)
         top.addStretch(1)
-        split = QSplitter(Qt.Orientation.Horizontal)
+        self.split = split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(self.table)
         split.addWidget(self.plot)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        self.blind_note = QLabel("<i>agreement and the machine's lengths are hidden in annotate mode (you draw "
+                                 "blind); leave annotate mode (D) to vet</i>")
+        self.blind_note.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
         layout.addWidget(self.summary)
+        layout.addWidget(self.blind_note)
         layout.addWidget(split, 1)
 
         self.rows: list[VettingRow] = []
@@ -145,6 +149,12 @@ class VettingPanel(QWidget):
         self.method_combo.activated.connect(lambda _i: self.refresh_requested.emit())
 
     # ------------------------------------------------------------------ content
+
+    def set_results_hidden(self, hidden: bool) -> None:
+        """Annotate mode: hide the summary, the list and the plot (people's and the machine's lengths)."""
+        self.summary.setVisible(not hidden)
+        self.split.setVisible(not hidden)
+        self.blind_note.setVisible(hidden)
 
     def chosen_set(self) -> str | None:
         """The set name to show (None: all images)."""
