@@ -6,9 +6,12 @@ How it works for the person drawing:
   The drawing is dashed until saved; drag its ends to adjust.
 - Enter saves it and shows the next galaxy. Leaving an image with a drawing saves
   it too (nothing drawn is ever dropped silently); Delete or Esc discards it.
+- Shift+Enter (or the No bar button) answers "no bar" for the galaxy and shows the next
+  one; it deletes your line there, if any, in the same undoable step (`MarkNoBar`). Your
+  answer (a bar, or no bar) is shown in the dock; drawing a line later makes it "bar" again.
 - Your saved bar is gold and stays draggable: letting go of an end saves the move at once.
 - Blind by default: the machine's line, the saliency overlay and other people's lines are hidden
-  on an image until you have saved your bar there; then V (Show the machine and others after
+  on an image until you have answered there (saved your bar, or "no bar"); then V (Show the machine and others after
   saving) shows them, for vetting. V is remembered; leaving annotate mode shows the overlays as
   they were switched before.
 - Other people's bars are drawn in their own colours; the machine's line once, in cyan, labelled
@@ -81,11 +84,13 @@ from galaxyscope.store import (
     StoreError,
 )
 from galaxyscope.store.agreement import image_agreements_from
-from galaxyscope.store.operations import AnnotationOperation, DeleteAnnotation, EditAnnotation
+from galaxyscope.store.operations import AnnotationOperation, DeleteAnnotation, EditAnnotation, MarkNoBar
+from galaxyscope.store.records import BarLabelRecord
 
 VETTING_MIN_HEIGHT = 330  # px: the Results dock's height when the vetting tab is first shown
 HELP_TEXT = ("<b>drag</b> along the bar · <b>Shift+drag</b> its width · drag an end to adjust · "
-             "<b>Enter</b> save and next · <b>Del</b>/<b>Esc</b> discard · <b>Ctrl+Z</b> undo · "
+             "<b>Enter</b> save and next · <b>Shift+Enter</b> no bar, next · <b>Del</b>/<b>Esc</b> discard · "
+             "<b>Ctrl+Z</b> undo · "
              "middle-drag pans, the wheel zooms")
 
 
@@ -110,10 +115,11 @@ class AnnotatePanel(QWidget):
         self.mode = QToolButton()
         self.width_next = QToolButton()
         self.save = QToolButton()
+        self.no_bar = QToolButton()
         self.delete = QToolButton()
         self.undo = QToolButton()
         self.redo = QToolButton()
-        for b in (self.mode, self.width_next, self.save, self.delete, self.undo, self.redo):
+        for b in (self.mode, self.width_next, self.save, self.no_bar, self.delete, self.undo, self.redo):
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.reveal = QToolButton()
         self.reveal.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -138,9 +144,10 @@ class AnnotatePanel(QWidget):
         grid.addWidget(self.change_annotator, 1, 2)
         grid.setColumnStretch(1, 1)
         tools = QGridLayout()
-        for i, b in enumerate((self.mode, self.width_next, self.save, self.delete, self.undo, self.redo)):
+        for i, b in enumerate((self.mode, self.width_next, self.save, self.no_bar, self.delete, self.undo,
+                               self.redo)):
             tools.addWidget(b, i // 2, i % 2)
-        tools.addWidget(self.reveal, 3, 0, 1, 2)
+        tools.addWidget(self.reveal, 4, 0, 1, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(grid)
@@ -178,6 +185,7 @@ class AnnotateController(QObject):
         self.image_set_name: str | None = None
         self.image_record: ImageRecord | None = None
         self.records: list[AnnotationRecord] = []
+        self.labels: list[BarLabelRecord] = []  # everyone's bar / no-bar answers on this image
         self.machine: list[MachineRecord] = []
         self.draft: Draft | None = None
         self._registered: dict[str, ImageRecord] = {}
@@ -226,6 +234,7 @@ class AnnotateController(QObject):
             "open_database": self.choose_database,
             "annotate_mode": lambda *_: self.set_active(self.actions["annotate_mode"].isChecked()),
             "annotate_save": self.save_and_next,
+            "annotate_no_bar": self.no_bar_and_next,
             "annotate_width": lambda *_: self._width_next_toggled(),
             "annotate_delete": self.delete_or_discard,
             "annotate_undo": self.undo_stack.undo,
@@ -242,7 +251,7 @@ class AnnotateController(QObject):
             actions[name].setChecked(False)
         actions["annotate_reveal"].setChecked(self.state.reveal)
         # Enter and Delete act on the image (or the browser), so Enter in the filter box still filters
-        for name in ("annotate_save", "annotate_delete"):
+        for name in ("annotate_save", "annotate_no_bar", "annotate_delete"):
             self.host.act_on_image(actions[name])
         undo, redo = actions["annotate_undo"], actions["annotate_redo"]
         undo.setEnabled(False)
@@ -255,6 +264,7 @@ class AnnotateController(QObject):
         for button, name, short in ((p.mode, "annotate_mode", "Annotate (D)"),
                                     (p.width_next, "annotate_width", "Width next (X)"),
                                     (p.save, "annotate_save", "Save + next (Enter)"),
+                                    (p.no_bar, "annotate_no_bar", "No bar + next (Shift+Enter)"),
                                     (p.delete, "annotate_delete", "Delete (Del)"),
                                     (p.undo, "annotate_undo", "Undo (Ctrl+Z)"),
                                     (p.redo, "annotate_redo", "Redo (Ctrl+Shift+Z)"),
@@ -411,6 +421,7 @@ class AnnotateController(QObject):
         self.image_path = None
         self.image_record = None
         self.records = []
+        self.labels = []
         self.machine = []
         self.draft = None
         self.state.saved_here = False  # blind until this image's own bar is known
@@ -434,17 +445,19 @@ class AnnotateController(QObject):
 
     def _load_lines(self) -> None:
         """Read the current image's annotations and machine bar and draw them."""
-        self.records, self.machine = [], []
+        self.records, self.labels, self.machine = [], [], []
         if self.store is not None and self.image_path is not None:
             try:
                 record = self.image_record or self.store.find_image(self.image_path)
                 self.image_record = record
                 if record is not None:
                     self.records = self.store.annotations_for_image(record.id)
+                    self.labels = self.store.bar_labels(image_id=record.id)
                     self.machine = self.store.machine_measurements(image_id=record.id)
             except StoreError as exc:
                 self.report("error", f"could not read the annotations: {exc}")
-        saved = own_annotation(self.records, self.annotator) is not None
+        # answered = a line drawn or an explicit label ("no bar" counts): the reveal rule's "saved"
+        saved = own_annotation(self.records, self.annotator) is not None or self.own_label() is not None
         if not self.state.update(saved_here=saved):  # a change redraws through _blind_changed
             self._draw_lines()
 
@@ -534,6 +547,42 @@ class AnnotateController(QObject):
             return False
         if not self.save_draft():
             return False
+        if not self.host.browser.step(1):
+            self.report("info", "that was the last image of the set")
+        return True
+
+    def own_label(self) -> BarLabelRecord | None:
+        """The annotator's explicit bar / no-bar answer on the image on screen (None: none given)."""
+        return next((lab for lab in self.labels if lab.annotator == self.annotator), None)
+
+    def no_bar_and_next(self, *_: Any) -> bool:
+        """Shift+Enter: answer "no bar" for this galaxy (undoable; your line here, if any, is deleted
+        with it, and an unsaved drawing is dropped), then show the next galaxy like Enter does."""
+        if not self.active:
+            return False
+        if self.image is None:
+            self.host.show_status("no image to answer for yet", 4000)
+            return False
+        if self.store is None:
+            self.report("error", "no annotation database open (File > Open annotation database…): 'no bar' was "
+                                 "not saved" + (f" — {self.store_error}" if self.store_error else ""))
+            return False
+        if not self.annotator:
+            self.report("error", "no annotator name: Annotate > Change annotator…")
+            return False
+        label = self.own_label()
+        already = label is not None and not label.has_bar and own_annotation(self.records, self.annotator) is None
+        self.discard_draft(quiet=True)  # a drawing contradicts the answer
+        if not already:
+            try:
+                record = self._register_current()
+            except STORE_FAILURES as exc:
+                self.report("error", f"'no bar' was not saved: {exc}")
+                return False
+            if not self._push(MarkNoBar(record.id, self.annotator, text="no bar"), record.path):
+                return False
+            self._store_machine(record)
+            self._load_lines()
         if not self.host.browser.step(1):
             self.report("info", "that was the last image of the set")
         return True
@@ -633,11 +682,15 @@ class AnnotateController(QObject):
 
     def _written(self, command: StoreCommand, record: AnnotationRecord | None, action: str) -> None:
         self._vetting_dirty = True
-        if record is not None:
-            verb = {"do": "saved", "undo": "undone", "redo": "redone"}[action]
+        verb = {"do": "saved", "undo": "undone", "redo": "redone"}[action]
+        text = None
+        if isinstance(command.op, MarkNoBar):  # its record is the label (None after undo)
+            text = f"{verb}: {command.text()} · {self.annotator} · {Path(command.image_path).name}"
+        elif record is not None:
             state = " (deleted)" if record.deleted else ""
             text = (f"{verb}: {command.text()} · {record.annotator} · {Path(record.image_path).name} · "
                     f"{record_text(record)}{state}")
+        if text is not None:
             self.host.report("info", text)
             self.host.show_status(text, 6000)
         if action != "do":
@@ -721,7 +774,7 @@ class AnnotateController(QObject):
             p.database.setText("none" + (f": {self.store_error}" if self.store_error else ""))
             p.database.setToolTip(self.store_error or "File > Open annotation database…")
         p.annotator.setText(self.annotator or "(asked when annotate mode starts)")
-        for name in ("annotate_save", "annotate_delete", "annotate_width"):
+        for name in ("annotate_save", "annotate_no_bar", "annotate_delete", "annotate_width"):
             if name in self.actions:
                 self.actions[name].setEnabled(self.active)
         p.info.setText(self._info_html(own if own is not None else own_annotation(self.records, self.annotator)))
@@ -745,6 +798,13 @@ class AnnotateController(QObject):
             colour = annotator_colour(r.annotator_id, own=mine)
             rows.append(f"<span style='color:{colour_hex(colour)}'>■</span> {html.escape(r.annotator)}"
                         f"{' (you)' if mine else ''}: {html.escape(record_text(r))}")
+        for lab in self.labels:  # answers without a line: "no bar" (or "bar" from an imported table)
+            mine = lab.annotator == self.annotator
+            if (not mine and not visible) or (lab.has_bar and any(r.annotator == lab.annotator for r in self.records)):
+                continue
+            colour = annotator_colour(lab.annotator_id, own=mine)
+            rows.append(f"<span style='color:{colour_hex(colour)}'>■</span> {html.escape(lab.annotator)}"
+                        f"{' (you)' if mine else ''}: <b>{'bar' if lab.has_bar else 'no bar'}</b>")
         m = latest_machine(self.machine)
         if m is not None and visible:
             rows.append(f"<span style='color:{colour_hex(MACHINE_COLOUR)}'>■</span> machine ({html.escape(m.method)}):"
@@ -753,7 +813,7 @@ class AnnotateController(QObject):
             rows.append("<i>no bar drawn on this image yet</i>")
         if self.state.blind:
             rows.append("<small>drawing blind: the machine's line, the saliency and others' lines show here once "
-                        "you have saved your bar" + (" (V is on)" if self.state.reveal else ", with V") + "</small>")
+                        "you have saved your bar (or 'no bar')" + (" (V is on)" if self.state.reveal else ", with V") + "</small>")
         elif self.records:
             agreement = image_agreements_from(self.records)
             if agreement:

@@ -25,8 +25,10 @@ from galaxyscope.gui.analysis_controller import AnalysisController, title_html
 from galaxyscope.gui.annotate import AnnotateController
 from galaxyscope.gui.batch_controller import MAX_LOGGED_FAILURES, BatchController
 from galaxyscope.gui.bias_view import BiasController
+from galaxyscope.gui.blind_view import apply_blind
 from galaxyscope.gui.browser import BrowserModel, BrowserWidget
 from galaxyscope.gui.controls import BarControls, DisplayControls, OverlayToggles, SaliencyControls
+from galaxyscope.gui.finetune_controller import FinetuneController
 from galaxyscope.gui.image_loader import ImageLoader
 from galaxyscope.gui.image_view import ImageView
 from galaxyscope.gui.isophote_panel import IsophotePanel
@@ -37,15 +39,8 @@ from galaxyscope.gui.saliency_service import SaliencyService
 from galaxyscope.gui.session_state import Change
 from galaxyscope.gui.settings import Settings
 from galaxyscope.gui.thumbnails import ThumbnailLoader
-from galaxyscope.gui.window_actions import (
-    OVERLAY_ACTIONS,
-    add_dock,
-    build_actions,
-    restore_layout,
-    save_layout,
-    show_shortcuts,
-    window_handlers,
-)
+from galaxyscope.gui.window_actions import (OVERLAY_ACTIONS, add_dock, build_actions, restore_layout, save_layout,
+                                            show_shortcuts, window_handlers)
 from galaxyscope.gui.workers import ModelLock, Task, TaskList
 
 OVERLAY_LABELS: dict[str, str] = {
@@ -102,6 +97,7 @@ class MainWindow(QMainWindow):
         self.batch = BatchController(self, parent=self)
         self.annotate = AnnotateController(self)
         self.bias = BiasController(self)
+        self.finetune = FinetuneController(self)  # Model > Improve model…, Model versions…
         self._build_actions()
         self._connect()
         restore_layout(self, self.settings, restore_state, [self.browser_dock, self.controls_dock], self.bottom_dock)
@@ -270,6 +266,7 @@ class MainWindow(QMainWindow):
     def cancel_work(self) -> None:
         """Esc: stop the batch and the current saliency computation."""
         self.batch.cancel()
+        self.finetune.cancel()
         self.annotate.cancel()
         if self.service.busy():
             self.analysis.cancel()
@@ -471,8 +468,8 @@ class MainWindow(QMainWindow):
             self.image_view.set_display(self.state.display.settings(), self.state.display.cmap)
 
     def _annotate_changed(self, _changes: tuple[Change, ...]) -> None:
-        """Blind annotation: no score in the title, no machine columns in the browser."""
-        self.browser.set_results_hidden(self.state.annotate.active)
+        """Blind annotation: no score in the title, no machine numbers in the other views (`blind_view`)."""
+        apply_blind(self, self.state.annotate)
         self.update_title()
 
     def _overlays_changed(self, changes: tuple[Change, ...]) -> None:

@@ -56,6 +56,8 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
                  "draw bar lengths by hand; each one is saved in the annotation database"),
     ShortcutSpec("annotate_save", "Save the drawing and go to the next galaxy", ("Return", "Enter"), "Annotate",
                  "with the image or the browser focused"),
+    ShortcutSpec("annotate_no_bar", "No bar on this galaxy (and go to the next)", ("Shift+Return", "Shift+Enter"),
+                 "Annotate", "your answer 'no bar' (deletes your line here, if any); undoable with Ctrl+Z"),
     ShortcutSpec("annotate_width", "Draw the width line next", ("X",), "Annotate", "or hold Shift while dragging"),
     ShortcutSpec("annotate_delete", "Delete my bar (or discard the drawing)", ("Delete",), "Annotate",
                  "with the image or the browser focused; Esc also discards a drawing"),
@@ -65,6 +67,10 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     ShortcutSpec("annotate_undo", "Undo", ("Ctrl+Z",), "Annotate", "every step is written to the database at once"),
     ShortcutSpec("annotate_redo", "Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Annotate"),
     ShortcutSpec("annotator", "Change annotator…", (), "Annotate", "the name saved with every bar you draw"),
+    ShortcutSpec("improve_model", "Improve model from annotations…", (), "Model",
+                 "fine-tune the model on the bar / no-bar labels of the open set, in the background"),
+    ShortcutSpec("model_versions", "Model versions…", (), "Model",
+                 "the models fine-tuned from this database: their before/after numbers, and switch to one"),
     ShortcutSpec("show_shortcuts", "Keyboard shortcuts", ("F1",), "Help"),
     ShortcutSpec("about", "About galaxyscope", (), "Help"),
 )
@@ -95,7 +101,7 @@ def shortcut_help_html(specs: Iterable[ShortcutSpec] = SHORTCUTS) -> str:
     extra = ("<p>Mouse: wheel zooms, drag pans, right-click for view options. "
              "Drag the histogram's handles to set display levels.</p>"
              "<p>Annotate mode (D): drag along the bar to draw it, Shift+drag for its width, drag an end "
-             "to adjust, Enter saves and moves on; middle-drag pans. You draw blind: the machine's line, "
-             "the saliency and other people's lines stay hidden until you have saved your bar on the "
-             "image; then V shows them.</p>")
+             "to adjust, Enter saves and moves on, Shift+Enter says 'no bar' and moves on; middle-drag pans. You draw blind: the machine's line, "
+             "the saliency and other people's lines stay hidden until you have saved your bar (or 'no bar') "
+             "on the image; then V shows them.</p>")
     return "<table>" + "".join(rows) + "</table>" + extra

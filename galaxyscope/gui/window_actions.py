@@ -76,6 +76,7 @@ def _handlers(w: MainWindow) -> dict[str, Callable[..., Any]]:
         "batch_measure": w.batch.start, "cancel": w.cancel_work,
         "show_shortcuts": lambda: show_shortcuts(w), "about": lambda: show_about(w),
         **w.annotate.action_handlers(),
+        **w.finetune.action_handlers(),
     }
 
 

@@ -1,0 +1,298 @@
+"""Model > Improve model from annotations… and Model > Model versions…: the window's part of issue 19.
+
+Why a controller of its own: fine-tuning is long work with its own life (start,
+progress, cancel, a result to report and a model to offer), like Measure all; the
+window only gives it a menu and Esc. The work is `finetune.core.finetune_from_database`
+in a worker, given the *paths* of the database and of the model on screen (the worker
+opens its own store and its own copy of the model, so neither the window's store nor
+the network the saliency worker uses is touched from another thread). The versions
+recorded in the database are listed in a small dialog; switching loads one with
+`finetune.core.load_version` (which refuses a moved or changed file) in a worker,
+and the image on screen gets its saliency from the new model.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+)
+
+from galaxyscope.errors import GalaxyscopeError
+from galaxyscope.gui.model_loading import leave_a_core_for_the_gui
+from galaxyscope.gui.workers import Task
+
+if TYPE_CHECKING:
+    from galaxyscope.gui.main_window import MainWindow
+
+VERSION_ROLE = Qt.ItemDataRole.UserRole + 3
+
+
+def version_summary(version: Any) -> str:
+    """One line per recorded version: name, date, how many labels, AUC and rho before -> after."""
+    comp = (version.metrics or {}).get("comparison") or {}
+
+    def pair(name: str, label: str) -> str:
+        base, tuned = comp.get(f"{name}_base") or {}, comp.get(f"{name}_tuned") or {}
+        if base.get("value") is None or tuned.get("value") is None:
+            return f"{label} –"
+        return f"{label} {base['value']:.2f} → {tuned['value']:.2f}"
+
+    return (f"{version.name} · {version.created:%Y-%m-%d %H:%M} · trained on {version.n_train}, "
+            f"held out {version.n_test} · {pair('auc', 'AUC')} · {pair('rho', 'length ρ')}")
+
+
+def default_output(db_path: Path, base_path: str | Path) -> Path:
+    """Where a fine-tuned model goes: ``models/`` beside the database, named after the base and the time
+    (a new file every run: every recorded version stays loadable)."""
+    stem = Path(base_path).stem
+    return db_path.parent / "models" / f"{stem}-ft-{time.strftime('%Y%m%d-%H%M%S')}.safetensors"
+
+
+class FinetuneController(QObject):
+    """Improve model (a worker with progress in the status bar, Esc cancels) and model versions.
+
+    Signals for tests and scripts: ``finished(outcome)`` ("succeeded", "failed", "refused",
+    "cancelled"), ``model_switched(name)`` after a version was loaded into the window.
+    """
+
+    finished = Signal(str)
+    model_switched = Signal(str)
+    logged = Signal(str)  # from the worker thread; queued to the window's thread
+
+    def __init__(self, host: MainWindow) -> None:
+        super().__init__(host)
+        self.host = host
+        self.task: Task | None = None
+        self.outcome: Any = None  # the last FinetuneOutcome
+        self.result_dialog: QMessageBox | None = None
+        self.versions_dialog: QDialog | None = None
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(220)
+        self.progress.setFormat("improving model %p %")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("stop fine-tuning (Esc); nothing is written")
+        self.cancel_button.clicked.connect(self.cancel)
+        for widget in (self.progress, self.cancel_button):
+            widget.hide()
+            host.statusBar().addPermanentWidget(widget)
+        self.logged.connect(lambda text: self.host.report("info", f"fine-tune: {text}"))
+
+    def action_handlers(self) -> dict[str, Any]:
+        return {"improve_model": lambda *_: self.start(), "model_versions": lambda *_: self.show_versions()}
+
+    def running(self) -> bool:
+        return self.task is not None and not self.task.is_finished
+
+    # ------------------------------------------------------------------ improve model
+
+    def _refuse(self, text: str) -> None:
+        self.host.report("warning", text)
+        self.finished.emit("refused")
+
+    def start(self, out: str | Path | None = None, settings: Any = None) -> Task | None:
+        """Fine-tune the model on screen on the open set's labels in a worker; ``out`` defaults to
+        `default_output`, ``settings`` to `FinetuneSettings()`. Returns the task (None: refused, said why)."""
+        from galaxyscope.finetune.core import FinetuneSettings
+
+        h = self.host
+        store = h.annotate.store
+        if self.running():
+            h.show_status("the model is being improved already (Esc cancels)", 4000)
+            return None
+        if h.image_set is None or not h.source:
+            return self._refuse("Improve model: open the image set you annotated first")
+        if h.model is None or not getattr(h.model, "path", None):
+            return self._refuse("Improve model: load a model from a file first (File > Open model…)")
+        if store is None:
+            return self._refuse("Improve model: open the annotation database with your labels first "
+                                "(File > Open annotation database…)")
+        if store.readonly:
+            return self._refuse(f"Improve model: {store.path} is read-only, and the new model version must be "
+                                "recorded in it")
+        out_path = Path(out) if out is not None else default_output(Path(store.path), h.model.path)
+        try:
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return self._refuse(f"Improve model: cannot create {out_path.parent} ({exc})")
+        settings = settings or FinetuneSettings()
+        dataset, db_path, base = h.source, str(store.path), str(h.model.path)
+        log = self.logged.emit
+
+        def work(progress: Any, cancel: Any) -> Any:
+            from galaxyscope.finetune.core import finetune_from_database
+
+            leave_a_core_for_the_gui()
+            return finetune_from_database(dataset, db_path, base, out_path, settings, progress=progress,
+                                          cancel=cancel, log=log)
+
+        task = Task(work, name="improve model")
+        task.progressed.connect(self._progressed)
+        task.succeeded.connect(self._succeeded)
+        task.failed.connect(self._failed)
+        task.cancelled.connect(lambda: self._end("cancelled", "info", "fine-tuning cancelled: nothing was written"))
+        self.task = task
+        self.progress.setValue(0)
+        self.progress.show()
+        self.cancel_button.show()
+        h.report("info", f"improving {Path(base).name} from the labels in {Path(db_path).name} for {dataset} "
+                         f"(the window stays usable; Esc cancels); the new model goes to {out_path}")
+        h.tasks.start(task, h.compute_pool, priority=0)
+        return task
+
+    def cancel(self) -> None:
+        """Esc / the Cancel button: stop at the next check (nothing is written)."""
+        if self.running():
+            self.task.cancel()
+            self.progress.setFormat("cancelling…")
+
+    def _progressed(self, done: int, total: int) -> None:
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+
+    def _end(self, outcome: str, level: str, text: str) -> None:
+        self.progress.hide()
+        self.cancel_button.hide()
+        self.progress.setFormat("improving model %p %")
+        self.host.report(level, text)
+        self.finished.emit(outcome)
+
+    def _failed(self, exc: BaseException, tb: str) -> None:
+        from galaxyscope.model.trainset import TrainingDataError
+
+        if isinstance(exc, TrainingDataError):
+            self.result_dialog = self._message("Not enough labels", f"The model was not changed: {exc}",
+                                               QMessageBox.Icon.Information)
+            self._end("failed", "warning", f"Improve model: {exc}")
+        elif isinstance(exc, GalaxyscopeError):
+            self._end("failed", "error", f"Improve model failed: {exc}")
+        else:  # a bug: one line in the status bar, the traceback only in the log
+            self.host.log.add("error", tb)
+            self._end("failed", "error", f"Improve model failed: {type(exc).__name__}: {exc}")
+
+    def _succeeded(self, outcome: Any) -> None:
+        self.outcome = outcome
+        lines = outcome.comparison.lines() if outcome.comparison is not None else [
+            "no held-out images: no before/after comparison"]
+        for line in lines:
+            self.host.report("info", f"fine-tune: {line}")
+        self._end("succeeded", "info", f"model improved: {outcome.out.name}, recorded as version "
+                                       f"{outcome.version.name!r}")
+        box = self._message("Model improved",
+                            f"Fine-tuned on {outcome.n_train} labelled images, {outcome.n_test} held out; "
+                            f"saved as {outcome.out} (version {outcome.version.name!r}).\n\n"
+                            "Before → after, on held-out annotations:\n" + "\n".join(lines)
+                            + "\n\nUse the new model now?", QMessageBox.Icon.Question,
+                            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.buttonClicked.connect(lambda button, v=outcome.version: self.switch_to(v) if box.standardButton(button)
+                                  == QMessageBox.StandardButton.Yes else None)
+        self.result_dialog = box
+
+    def _message(self, title: str, text: str, icon: QMessageBox.Icon,
+                 buttons: QMessageBox.StandardButton = QMessageBox.StandardButton.Ok) -> QMessageBox:
+        """A window-modal message that does not block the event loop (or a test)."""
+        box = QMessageBox(icon, title, text, buttons, self.host)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.finished.connect(lambda *_: self.host.focus_view())
+        box.open()
+        return box
+
+    # ------------------------------------------------------------------ versions
+
+    def versions(self) -> list[Any]:
+        """The model versions recorded in the open database (newest last; [] without one)."""
+        store = self.host.annotate.store
+        if store is None:
+            return []
+        try:
+            return list(store.model_versions())
+        except GalaxyscopeError as exc:
+            self.host.report("error", f"model versions: {exc}")
+            return []
+
+    def switch_to(self, version: Any) -> Task:
+        """Load ``version`` (checked against its recorded SHA-256) in a worker and use it; errors are reported."""
+        from galaxyscope.finetune.core import load_version
+
+        h = self.host
+        h.show_status(f"loading model version {version.name!r} …", 10000)
+
+        def work(progress: Any, cancel: Any) -> Any:
+            leave_a_core_for_the_gui()
+            return load_version(version)
+
+        def done(model: Any) -> None:
+            h.set_model(model)
+            h.report("info", f"now using model version {version.name!r} ({Path(version.path).name})")
+            self.model_switched.emit(version.name)
+
+        task = Task(work, name=f"load version {version.name}")
+        task.succeeded.connect(done)
+        task.failed.connect(lambda exc, tb: h.report("error", f"could not switch to model version "
+                                                              f"{version.name!r}: {exc}"))
+        h.tasks.start(task, h.io_pool, priority=30)
+        return task
+
+    def show_versions(self) -> QDialog:
+        """Model > Model versions…: the recorded versions with their numbers; "Use this model" switches."""
+        dialog = QDialog(self.host)
+        dialog.setWindowTitle("Model versions")
+        listing = QListWidget()
+        details = QTextBrowser()
+        versions = self.versions()
+        current = getattr(self.host.model, "sha256", None)
+        for v in versions:
+            item = QListWidgetItem(version_summary(v) + ("  (in use)" if v.sha256 == current else ""))
+            item.setData(VERSION_ROLE, v)
+            listing.addItem(item)
+        note = QLabel("no annotation database open" if self.host.annotate.store is None else
+                      "no model versions in this database yet: Model > Improve model from annotations…"
+                      if not versions else f"{len(versions)} versions in {self.host.annotate.store.path.name}")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        use = buttons.addButton("Use this model", QDialogButtonBox.ButtonRole.ApplyRole)
+        use.setEnabled(False)
+
+        def selected() -> None:
+            item = listing.currentItem()
+            v = item.data(VERSION_ROLE) if item is not None else None
+            use.setEnabled(v is not None)
+            details.setPlainText("" if v is None else (
+                f"{v.path}\nsha256 {v.sha256}\nbase {v.base_path or '?'} (sha256 {(v.base_sha256 or '?')[:12]}…)\n"
+                f"dataset {v.dataset or '?'}\n{version_summary(v)}" + (f"\n{v.note}" if v.note else "")))
+
+        def use_selected() -> None:
+            item = listing.currentItem()
+            if item is not None:
+                self.switch_to(item.data(VERSION_ROLE))
+                dialog.accept()
+
+        listing.currentItemChanged.connect(lambda *_: selected())
+        listing.itemActivated.connect(lambda *_: use_selected())
+        use.clicked.connect(use_selected)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(note)
+        layout.addWidget(listing, 2)
+        layout.addWidget(details, 1)
+        layout.addWidget(buttons)
+        dialog.resize(720, 380)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda *_: self.host.focus_view())
+        dialog.open()
+        self.versions_dialog = dialog
+        return dialog

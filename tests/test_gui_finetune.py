@@ -1,0 +1,142 @@
+"""Model > Improve model from annotations… and Model > Model versions… in the real window (issue 19):
+a worker fine-tunes a tiny model on a handful of labels, records a version and writes a model file;
+cancel writes nothing; too few labels is a clear message; switching version changes the window's model."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtWidgets import QDialogButtonBox, QListWidget, QMessageBox  # noqa: E402
+
+from galaxyscope.finetune.core import FinetuneSettings  # noqa: E402
+from galaxyscope.images.imageset import ImageSet  # noqa: E402
+from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from galaxyscope.store import AnnotationStore, BarLine  # noqa: E402
+from model_testdata import write_bar_dataset  # noqa: E402
+from tests.test_gui_window import (  # noqa: E402
+    _private_settings_and_cache,
+    _quiet_torch,
+    make_window,
+    tiny_model,
+)
+
+__all__ = ["_private_settings_and_cache", "_quiet_torch", "make_window"]
+
+WAIT_MS = 120000
+FAST = FinetuneSettings(epochs=1, batch_size=8, n_samples=2, n_resamples=20, test_fraction=0.25, min_images=4,
+                        val_fraction=0.0,  # (a 2-image early-stopping share can hold one class: AUC undefined)
+                        augment=False)
+
+
+@pytest.fixture(autouse=True)
+def _private_database(tmp_path, monkeypatch):
+    monkeypatch.setenv("GALAXYSCOPE_DB", str(tmp_path / "default.sqlite"))
+
+
+def setup(tmp_path: Path, n_labelled: int) -> tuple[Path, Path, Path]:
+    """A 12-image set, the first ``n_labelled`` labelled by alice (bars drawn, the rest 'no bar'),
+    and a tiny untrained model saved to a file."""
+    data = write_bar_dataset(tmp_path / "set", n=12, size=48, seed=1)
+    db = tmp_path / "ann.sqlite"
+    images = ImageSet.open(data)
+    with AnnotationStore(db) as store:
+        for i, entry in enumerate(images.entries[:n_labelled]):
+            rec = store.register_galaxy_image(images[i], set_name=data.name)
+            if entry.row["has_bar"]:
+                store.add_annotation(rec.id, "alice", BarLine(14, 24, 34, 24))
+            else:
+                store.mark_no_bar(rec.id, "alice")
+    model_path = tmp_path / "base.safetensors"
+    save_checkpoint(tiny_model(), model_path)
+    return data, db, model_path
+
+
+def open_window(make_window, qtbot, data: Path, db: Path, model_path: Path):
+    w = make_window(load_checkpoint(model_path), db_path=str(db))
+    assert w.open_path(data)
+    return w
+
+
+def versions(db: Path):
+    with AnnotationStore(db, readonly=True) as s:
+        return s.model_versions()
+
+
+def test_improve_model_makes_a_version_and_switching_uses_it(make_window, qtbot, tmp_path):
+    data, db, model_path = setup(tmp_path, 12)
+    w = open_window(make_window, qtbot, data, db, model_path)
+    assert any(a.text() == "&Model" for a in w.menuBar().actions())
+    out = tmp_path / "tuned.safetensors"
+    with qtbot.waitSignal(w.finetune.finished, timeout=WAIT_MS) as sig:
+        task = w.finetune.start(out=out, settings=FAST)
+        assert task is not None and w.finetune.progress.isVisible()  # progress in the status bar
+    assert sig.args == ["succeeded"], w.log.text()[-2000:]
+    assert out.is_file() and not w.finetune.progress.isVisible()
+    [version] = versions(db)
+    assert Path(version.path) == out and version.n_train + version.n_test == 12
+    box = w.finetune.result_dialog
+    assert box is not None and box.isVisible()
+    assert "AUC" in box.text() and "length rho" in box.text()  # before/after on held-out annotations
+    assert "P(bar) AUC" in w.log.text()
+    assert w.model.sha256 != version.sha256  # not switched until asked
+
+    with qtbot.waitSignal(w.finetune.model_switched, timeout=WAIT_MS):
+        box.button(QMessageBox.StandardButton.Yes).click()
+    assert w.model.sha256 == version.sha256 and Path(w.model.path) == out
+
+    with qtbot.waitSignal(w.finetune.finished, timeout=WAIT_MS):  # a second version, from the tuned model
+        w.finetune.start(out=tmp_path / "tuned2.safetensors", settings=FAST)
+    assert len(versions(db)) == 2
+    w.finetune.result_dialog.button(QMessageBox.StandardButton.No).click()
+    dialog = w.finetune.show_versions()
+    listing = dialog.findChild(QListWidget)
+    assert listing.count() == 2 and "(in use)" in listing.item(0).text()
+    listing.setCurrentRow(1)
+    use = [b for b in dialog.findChild(QDialogButtonBox).buttons() if b.text() == "Use this model"][0]
+    with qtbot.waitSignal(w.finetune.model_switched, timeout=WAIT_MS) as sig:
+        use.click()
+    assert sig.args == [versions(db)[1].name]
+    assert w.model.sha256 == versions(db)[1].sha256
+
+
+def test_cancel_writes_nothing_and_too_few_labels_is_a_message(make_window, qtbot, tmp_path):
+    data, db, model_path = setup(tmp_path, 3)
+    w = open_window(make_window, qtbot, data, db, model_path)
+    out = tmp_path / "tuned.safetensors"
+    with qtbot.waitSignal(w.finetune.finished, timeout=WAIT_MS) as sig:
+        w.finetune.start(out=out, settings=FAST)
+        w.cancel_work()  # Esc
+    assert sig.args == ["cancelled"]
+    assert not out.exists() and versions(db) == []
+    assert "nothing was written" in w.log.text()
+
+    with qtbot.waitSignal(w.finetune.finished, timeout=WAIT_MS) as sig:
+        w.finetune.start(out=out, settings=FAST)
+    assert sig.args == ["failed"]
+    assert not out.exists() and versions(db) == []
+    box = w.finetune.result_dialog or [b for b in w.findChildren(QMessageBox) if b.isVisible()][0]
+    assert "only 3 labelled images" in box.text()
+    assert "Traceback" not in w.log.text()
+    assert "only 3 labelled images" in w.statusBar().currentMessage()
+
+
+def test_switching_to_a_version_whose_file_changed_is_refused(make_window, qtbot, tmp_path):
+    data, db, model_path = setup(tmp_path, 0)
+    with AnnotationStore(db) as store:
+        store.add_model_version(model_path, sha256="0" * 64, name="v-moved", n_train=1, n_test=0)
+    w = open_window(make_window, qtbot, data, db, model_path)
+    before = w.model
+    [version] = w.finetune.versions()
+    task = w.finetune.switch_to(version)
+    qtbot.waitUntil(lambda: task.is_finished, timeout=WAIT_MS)
+    assert w.model is before
+    assert "could not switch to model version 'v-moved'" in w.log.text() and "changed" in w.log.text()
