@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QLineEdit,
 from galaxyscope.images.row_filter import FilterError, filter_mask, sort_order
 from galaxyscope.gui.thumbnails import ThumbnailLoader
 
-#: columns the GUI fills in itself (model score, bar lengths per method, flags)
-MEASURE_COLUMNS: tuple[str, ...] = ("score", "paper_px", "moments_px", "flags")
+#: columns the GUI fills in itself (model score, bar lengths per method, the label-next priority, flags)
+MEASURE_COLUMNS: tuple[str, ...] = ("score", "paper_px", "moments_px", "label_next", "flags")
 FILE_COLUMN = "file"
 ENTRY_ROLE = Qt.ItemDataRole.UserRole + 1
 HIDDEN_CATALOGUE_COLUMNS = ("filename",)
@@ -57,8 +57,9 @@ class BrowserModel(QAbstractTableModel):
         self._values: dict[str, np.ndarray] = {}
         self.measures: dict[str, np.ndarray] = {
             "score": np.full(n, np.nan), "paper_px": np.full(n, np.nan), "moments_px": np.full(n, np.nan),
-            "flags": np.full(n, "", dtype=object),
+            "label_next": np.full(n, np.nan), "flags": np.full(n, "", dtype=object),
         }
+        self.reasons: dict[int, str] = {}  # entry -> why label it next (`label_next`)
         self.errors: dict[int, str] = {}
         self.filter_text = ""
         self.sort_column = -1
@@ -100,6 +101,8 @@ class BrowserModel(QAbstractTableModel):
                         "paper_px": "bar length (px) from the paper's threshold sweep",
                         "moments_px": "bar length (px) from our ellipse fit",
                         "flags": "quality flags of the bar measurements",
+                        "label_next": "how much a label here would teach the model (0-1; after Measure all; "
+                                      "labelled images left blank): sort by it, highest first",
                         FILE_COLUMN: "file name relative to the set's folder"}.get(
                             self.columns[section], "catalogue column")
         return None
@@ -120,6 +123,8 @@ class BrowserModel(QAbstractTableModel):
             if entry in self.errors:
                 return None
             return self.thumbnails.get(entry)
+        if role == Qt.ItemDataRole.ToolTipRole and name == "label_next" and entry in self.reasons:
+            return self.reasons[entry]
         if role == Qt.ItemDataRole.ToolTipRole and name == FILE_COLUMN:
             err = self.errors.get(entry)
             return f"{self.keys[entry]}\n{err}" if err else self.keys[entry]

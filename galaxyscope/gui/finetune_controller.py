@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from galaxyscope.errors import GalaxyscopeError
+from galaxyscope.gui.label_next import LabelNext
 from galaxyscope.gui.model_loading import leave_a_core_for_the_gui
 from galaxyscope.gui.workers import Task
 
@@ -91,9 +92,11 @@ class FinetuneController(QObject):
             widget.hide()
             host.statusBar().addPermanentWidget(widget)
         self.logged.connect(lambda text: self.host.report("info", f"fine-tune: {text}"))
+        self.label_next = LabelNext(host)  # the browser's label-next column, fed by the same labels
 
     def action_handlers(self) -> dict[str, Any]:
-        return {"improve_model": lambda *_: self.start(), "model_versions": lambda *_: self.show_versions()}
+        return {"improve_model": lambda *_: self.start(), "model_versions": lambda *_: self.show_versions(),
+                "sort_label_next": lambda *_: self.label_next.sort_first()}
 
     def running(self) -> bool:
         return self.task is not None and not self.task.is_finished

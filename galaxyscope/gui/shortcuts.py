@@ -37,6 +37,8 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     ShortcutSpec("first_image", "First image", ("Home",), "Navigate"),
     ShortcutSpec("last_image", "Last image", ("End",), "Navigate"),
     ShortcutSpec("focus_filter", "Filter the browser", ("Ctrl+F",), "Navigate"),
+    ShortcutSpec("sort_label_next", "Sort: label next first", (), "Navigate",
+                 "after Measure all: the images a label would teach the model most on top (not while drawing blind)"),
     ShortcutSpec("fit_view", "Fit image in view", ("F",), "View", "zoom with the wheel, pan by dragging"),
     ShortcutSpec("zoom_model", "Zoom to the region the model saw", ("Z",), "View",
                  "the central crop the network was given (dotted box)"),
