@@ -370,7 +370,7 @@ def _spot_flags(scored: list[ScoredImage], reference: ReferenceValues, t: Thresh
 
 
 #: the smallest margin of the spot rule's threshold over the reference's median share
-SPOT_MARGIN = 0.03
+SPOT_MARGIN = 0.05
 
 
 def _ordinal(q: float) -> str:
