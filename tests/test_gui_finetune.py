@@ -99,7 +99,8 @@ def test_improve_model_makes_a_version_and_switching_uses_it(make_window, qtbot,
     w.finetune.result_dialog.button(QMessageBox.StandardButton.No).click()
     dialog = w.finetune.show_versions()
     listing = dialog.findChild(QListWidget)
-    assert listing.count() == 2 and "(in use)" in listing.item(0).text()
+    assert listing.count() == 3 and "(in use)" in listing.item(0).text()
+    assert listing.item(2).text() == "base model base.safetensors (not fine-tuned here)"  # a way back
     listing.setCurrentRow(1)
     use = [b for b in dialog.findChild(QDialogButtonBox).buttons() if b.text() == "Use this model"][0]
     with qtbot.waitSignal(w.finetune.model_switched, timeout=WAIT_MS) as sig:
@@ -108,8 +109,8 @@ def test_improve_model_makes_a_version_and_switching_uses_it(make_window, qtbot,
     assert w.model.sha256 == versions(db)[1].sha256
 
 
-def test_cancel_writes_nothing_and_too_few_labels_is_a_message(make_window, qtbot, tmp_path):
-    data, db, model_path = setup(tmp_path, 3)
+def test_cancel_writes_nothing(make_window, qtbot, tmp_path):
+    data, db, model_path = setup(tmp_path, 12)
     w = open_window(make_window, qtbot, data, db, model_path)
     out = tmp_path / "tuned.safetensors"
     with qtbot.waitSignal(w.finetune.finished, timeout=WAIT_MS) as sig:
@@ -118,7 +119,13 @@ def test_cancel_writes_nothing_and_too_few_labels_is_a_message(make_window, qtbo
     assert sig.args == ["cancelled"]
     assert not out.exists() and versions(db) == []
     assert "nothing was written" in w.log.text()
+    assert not w.finetune.progress.isVisible() and not w.finetune.cancel_button.isVisible()
 
+
+def test_too_few_labels_is_a_message_not_a_traceback(make_window, qtbot, tmp_path):
+    data, db, model_path = setup(tmp_path, 3)
+    w = open_window(make_window, qtbot, data, db, model_path)
+    out = tmp_path / "tuned.safetensors"
     with qtbot.waitSignal(w.finetune.finished, timeout=WAIT_MS) as sig:
         w.finetune.start(out=out, settings=FAST)
     assert sig.args == ["failed"]

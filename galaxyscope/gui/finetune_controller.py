@@ -263,6 +263,12 @@ class FinetuneController(QObject):
             item = QListWidgetItem(version_summary(v) + ("  (in use)" if v.sha256 == current else ""))
             item.setData(VERSION_ROLE, v)
             listing.addItem(item)
+        tuned = {str(Path(v.path)) for v in versions}
+        for base in dict.fromkeys(str(Path(v.base_path)) for v in versions if v.base_path):
+            if base not in tuned and Path(base).is_file():  # the models they came from: a way back
+                item = QListWidgetItem(f"base model {Path(base).name} (not fine-tuned here)")
+                item.setData(VERSION_ROLE, base)
+                listing.addItem(item)
         note = QLabel("no annotation database open" if self.host.annotate.store is None else
                       "no model versions in this database yet: Model > Improve model from annotations…"
                       if not versions else f"{len(versions)} versions in {self.host.annotate.store.path.name}")
@@ -274,6 +280,9 @@ class FinetuneController(QObject):
             item = listing.currentItem()
             v = item.data(VERSION_ROLE) if item is not None else None
             use.setEnabled(v is not None)
+            if isinstance(v, str):
+                details.setPlainText(f"{v}\nloaded like File > Open model… (not checked against a record)")
+                return
             details.setPlainText("" if v is None else (
                 f"{v.path}\nsha256 {v.sha256}\nbase {v.base_path or '?'} (sha256 {(v.base_sha256 or '?')[:12]}…)\n"
                 f"dataset {v.dataset or '?'}\n{version_summary(v)}" + (f"\n{v.note}" if v.note else "")))
@@ -281,7 +290,11 @@ class FinetuneController(QObject):
         def use_selected() -> None:
             item = listing.currentItem()
             if item is not None:
-                self.switch_to(item.data(VERSION_ROLE))
+                v = item.data(VERSION_ROLE)
+                if isinstance(v, str):
+                    self.host.load_model(v)  # a base model: an ordinary model file
+                else:
+                    self.switch_to(v)
                 dialog.accept()
 
         listing.currentItemChanged.connect(lambda *_: selected())
