@@ -27,6 +27,7 @@ from tests.test_gui_window import (  # noqa: E402
     _quiet_torch,
     make_window,
     tiny_model,
+    wait_settled,
 )
 
 __all__ = ["_private_settings_and_cache", "_quiet_torch", "make_window"]
@@ -89,8 +90,9 @@ def test_improve_model_makes_a_version_and_switching_uses_it(make_window, qtbot,
     assert "P(bar) AUC" in w.log.text()
     assert w.model.sha256 != version.sha256  # not switched until asked
 
-    with qtbot.waitSignal(w.finetune.model_switched, timeout=WAIT_MS):
-        box.button(QMessageBox.StandardButton.Yes).click()
+    wait_settled(qtbot, w, 0)
+    with qtbot.waitSignals([w.finetune.model_switched, w.saliency_shown], timeout=WAIT_MS, order="strict"):
+        box.button(QMessageBox.StandardButton.Yes).click()  # the image's saliency is made again, by the new model
     assert w.model.sha256 == version.sha256 and Path(w.model.path) == out
 
     with qtbot.waitSignal(w.finetune.finished, timeout=WAIT_MS):  # a second version, from the tuned model
