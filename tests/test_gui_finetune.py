@@ -79,7 +79,8 @@ def test_improve_model_makes_a_version_and_switching_uses_it(make_window, qtbot,
     out = tmp_path / "tuned.safetensors"
     with qtbot.waitSignal(w.finetune.finished, timeout=WAIT_MS) as sig:
         task = w.finetune.start(out=out, settings=FAST)
-        assert task is not None and w.finetune.progress.isVisible()  # progress in the status bar
+        assert task is not None and not task.is_finished  # start() returned at once: the work is in a worker
+        assert w.finetune.progress.isVisible() and w.finetune.cancel_button.isVisible()  # in the status bar
     assert sig.args == ["succeeded"], w.log.text()[-2000:]
     assert out.is_file() and not w.finetune.progress.isVisible()
     [version] = versions(db)
