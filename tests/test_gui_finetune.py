@@ -150,3 +150,18 @@ def test_switching_to_a_version_whose_file_changed_is_refused(make_window, qtbot
     qtbot.waitUntil(lambda: task.is_finished, timeout=WAIT_MS)
     assert w.model is before
     assert "could not switch to model version 'v-moved'" in w.log.text() and "changed" in w.log.text()
+
+
+def test_improve_model_says_what_is_missing(make_window, qtbot, tmp_path):
+    data, db, model_path = setup(tmp_path, 12)
+    w = make_window(tiny_model(), db_path=str(db))  # a model made in memory: no file to fine-tune from
+    assert w.open_path(data)
+    with qtbot.waitSignal(w.finetune.finished, timeout=WAIT_MS) as sig:
+        assert w.finetune.start() is None
+    assert sig.args == ["refused"] and "load a model from a file" in w.statusBar().currentMessage()
+    bare = make_window(load_checkpoint(model_path))  # no annotation database open
+    assert bare.open_path(data)
+    with qtbot.waitSignal(bare.finetune.finished, timeout=WAIT_MS) as sig:
+        bare.actions_by_id["improve_model"].trigger()  # the menu entry
+    assert sig.args == ["refused"] and "open the annotation database" in bare.statusBar().currentMessage()
+    assert versions(db) == [] and not list(tmp_path.glob("**/*-ft-*.safetensors"))
