@@ -87,7 +87,7 @@ def test_improve_model_makes_a_version_and_switching_uses_it(make_window, qtbot,
     assert Path(version.path) == out and version.n_train + version.n_test == 12
     box = w.finetune.result_dialog
     assert box is not None and box.isVisible()
-    assert "AUC" in box.text() and "length rho" in box.text()  # before/after on held-out annotations
+    assert "P(bar) AUC" in box.text() and "length ρ" in box.text()  # before/after on held-out annotations
     assert "P(bar) AUC" in w.log.text()
     assert w.model.sha256 != version.sha256  # not switched until asked
 

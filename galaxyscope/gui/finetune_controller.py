@@ -13,6 +13,7 @@ and the image on screen gets its saliency from the new model.
 
 from __future__ import annotations
 
+import html
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,12 +22,15 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QGridLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
+    QSpacerItem,
     QTextBrowser,
     QVBoxLayout,
 )
@@ -54,6 +58,18 @@ def version_summary(version: Any) -> str:
 
     return (f"{version.name} · {version.created:%Y-%m-%d %H:%M} · trained on {version.n_train}, "
             f"held out {version.n_test} · {pair('auc', 'AUC')} · {pair('rho', 'length ρ')}")
+
+
+def comparison_html(comparison: Any, lines: list[str]) -> str:
+    """The before/after numbers as a small table (the report's lines do not fit a dialog's width)."""
+    if comparison is None:
+        return f"<p>{html.escape(lines[0])}</p>"
+    cells = "".join(
+        f"<tr><td>{name}</td>" + "".join(f"<td nowrap>&nbsp;{html.escape(e.format())}&nbsp;</td>" for e in row) + "</tr>"
+        for name, row in (("P(bar) AUC", (comparison.auc_base, comparison.auc_tuned, comparison.auc_gain)),
+                          ("length ρ", (comparison.rho_base, comparison.rho_tuned, comparison.rho_gain))))
+    return (f"<p>{html.escape(lines[0])}</p><table><tr><th></th><th>base</th><th>fine-tuned</th><th>gain</th></tr>"
+            f"{cells}</table>")
 
 
 def default_output(db_path: Path, base_path: str | Path) -> Path:
@@ -196,11 +212,12 @@ class FinetuneController(QObject):
         self._end("succeeded", "info", f"model improved: {outcome.out.name}, recorded as version "
                                        f"{outcome.version.name!r}")
         box = self._message("Model improved",
-                            f"Fine-tuned on {outcome.n_train} labelled images, {outcome.n_test} held out; "
-                            f"saved as {outcome.out} (version {outcome.version.name!r}).\n\n"
-                            "Before → after, on held-out annotations:\n" + "\n".join(lines)
-                            + "\n\nUse the new model now?", QMessageBox.Icon.Question,
-                            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+                            f"<p>Fine-tuned on {outcome.n_train} labelled images, {outcome.n_test} held out; "
+                            f"saved as {html.escape(str(outcome.out))} (version "
+                            f"{html.escape(repr(outcome.version.name))}).</p>"
+                            "<p>Base → fine-tuned, on held-out annotations:</p>"
+                            f"{comparison_html(outcome.comparison, lines)}<p>Use the new model now?</p>",
+                            QMessageBox.Icon.Question, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
         box.buttonClicked.connect(lambda button, v=outcome.version: self.switch_to(v) if box.standardButton(button)
                                   == QMessageBox.StandardButton.Yes else None)
         self.result_dialog = box
@@ -210,6 +227,10 @@ class FinetuneController(QObject):
         """A window-modal message that does not block the event loop (or a test)."""
         box = QMessageBox(icon, title, text, buttons, self.host)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        grid = box.layout()  # QMessageBox sizes itself narrow; a spacer is the documented way to widen it
+        if isinstance(grid, QGridLayout):
+            grid.addItem(QSpacerItem(640, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Expanding),
+                         grid.rowCount(), 0, 1, grid.columnCount())
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.finished.connect(lambda *_: self.host.focus_view())
         box.open()
@@ -271,7 +292,8 @@ class FinetuneController(QObject):
                 listing.addItem(item)
         note = QLabel("no annotation database open" if self.host.annotate.store is None else
                       "no model versions in this database yet: Model > Improve model from annotations…"
-                      if not versions else f"{len(versions)} versions in {self.host.annotate.store.path.name}")
+                      if not versions else f"{len(versions)} version{'s' if len(versions) != 1 else ''} in "
+                                                      f"{self.host.annotate.store.path.name}")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         use = buttons.addButton("Use this model", QDialogButtonBox.ButtonRole.ApplyRole)
         use.setEnabled(False)

@@ -139,6 +139,7 @@ class MeasurementsPanel(QWidget):
         layout.addLayout(top)
         self.blind_note = QLabel("<i>the machine's measurements are hidden in annotate mode (you draw blind); "
                                  "leave annotate mode (D) to see them</i>")
+        self.blind_note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.blind_note.hide()
         layout.addWidget(self.summary)
         layout.addWidget(self.blind_note)

@@ -127,6 +127,7 @@ class VettingPanel(QWidget):
         split.setStretchFactor(1, 2)
         self.blind_note = QLabel("<i>agreement and the machine's lengths are hidden in annotate mode (you draw "
                                  "blind); leave annotate mode (D) to vet</i>")
+        self.blind_note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.blind_note.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
