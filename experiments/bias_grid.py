@@ -188,7 +188,7 @@ def row_for(root: Path, c: Config, tune: bool = False, extra: list[str] = (), ta
 def fmt(x: float, pct: bool = False) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
-    return f"{100 * x:.1f} %" if pct else f"{x:.2f}"
+    return f"{100 * x:.1f} %" if pct else f"{x:.3f}"
 
 
 def report(root: Path, rows: list[dict]) -> None:

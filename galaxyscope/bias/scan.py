@@ -356,12 +356,13 @@ def _spot_flags(scored: list[ScoredImage], reference: ReferenceValues, t: Thresh
     for i, v in enumerate(values):
         if v >= threshold:
             extra[i].append(BiasFlag(
-                SPOT, f"{100 * v:.0f} % of the saliency lies off the galaxy in {where}, where this set's saliency "
-                f"keeps landing ({100 * spot.set_mean:.1f} % of it on average, {100 * spot.reference_mean:.1f} % on "
-                f"the reference: a feature that recurs in the same place, as a planted artefact does): above "
+                SPOT, f"{100 * v:.0f} % of the saliency lies on another source (star/companion/artefact) in {where}, "
+                f"where this set's saliency keeps landing on sources ({100 * spot.set_mean:.1f} % of it on average, "
+                f"{100 * spot.reference_mean:.1f} % on the reference: something that recurs in the same place, as a "
+                f"planted artefact does): above "
                 f"{100 * threshold:.0f} %, {basis}", float(v), float(threshold), basis))
     n = sum(bool(e) for e in extra)
-    note = (f"off-galaxy saliency recurs in {where} across this set ({100 * spot.set_mean:.1f} % of it on average "
+    note = (f"saliency on other sources recurs in {where} across this set ({100 * spot.set_mean:.1f} % of it on average "
             f"against {100 * spot.reference_mean:.1f} % on {reference.what}): {n} image(s) with much of their "
             f"saliency there are flagged '{SPOT}'; look for an artefact or label shared by those images")
     new_t = RuleThresholds(values={**t.values, SPOT: threshold}, basis={**t.basis, SPOT: basis}, mode=t.mode,

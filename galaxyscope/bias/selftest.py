@@ -71,7 +71,8 @@ class SelftestResult:
             f"planted-shortcut self-test ({self.threshold_mode} thresholds)",
             f"  star set ({self.star_dir}): {s.n_artefact} of {s.n_images} images carry the star; "
             f"{s.n_flagged} flagged, {s.true_pos} of them with the star",
-            f"  recall {_fmt(s.recall)}  precision {_fmt(s.precision)}  "
+            f"  recall {_fmt(s.recall)} ({s.true_pos}/{s.n_artefact})  precision {_fmt(s.precision)} "
+            f"({s.true_pos}/{s.n_flagged})  "
             f"(flag rate of the star set's images without a star {_pct(s.flag_rate_no_artefact)})",
             f"  clean set ({self.clean_dir}): {_pct(self.clean_flag_rate)} of {self.n_clean} images flagged",
             f"  targets: recall >= 0.9, precision >= 0.9, clean flag rate <= 5 %: "
@@ -145,7 +146,7 @@ def run_selftest(model: Any, scan: Callable[[Any], Any], *, root: Path, side: in
 
 
 def _fmt(x: float) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x:.2f}"
+    return "n/a" if not math.isfinite(x) else f"{x:.3f}"
 
 
 def _pct(x: float) -> str:
