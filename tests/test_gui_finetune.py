@@ -67,6 +67,11 @@ def open_window(make_window, qtbot, data: Path, db: Path, model_path: Path):
     return w
 
 
+def idle(qtbot, w) -> None:
+    """Let the window's saliency (and its bias check) finish here, not in the next test's event loop."""
+    qtbot.waitUntil(lambda: w.is_settled() and not w.tasks.running(), timeout=WAIT_MS)
+
+
 def versions(db: Path):
     with AnnotationStore(db, readonly=True) as s:
         return s.model_versions()
@@ -110,6 +115,7 @@ def test_improve_model_makes_a_version_and_switching_uses_it(make_window, qtbot,
         use.click()
     assert sig.args == [versions(db)[1].name]
     assert w.model.sha256 == versions(db)[1].sha256
+    idle(qtbot, w)
 
 
 def test_cancel_writes_nothing(make_window, qtbot, tmp_path):
@@ -123,6 +129,7 @@ def test_cancel_writes_nothing(make_window, qtbot, tmp_path):
     assert not out.exists() and versions(db) == []
     assert "nothing was written" in w.log.text()
     assert not w.finetune.progress.isVisible() and not w.finetune.cancel_button.isVisible()
+    idle(qtbot, w)
 
 
 def test_too_few_labels_is_a_message_not_a_traceback(make_window, qtbot, tmp_path):
@@ -137,6 +144,7 @@ def test_too_few_labels_is_a_message_not_a_traceback(make_window, qtbot, tmp_pat
     assert "only 3 labelled images" in box.text()
     assert "Traceback" not in w.log.text()
     assert "only 3 labelled images" in w.statusBar().currentMessage()
+    idle(qtbot, w)
 
 
 def test_switching_to_a_version_whose_file_changed_is_refused(make_window, qtbot, tmp_path):
@@ -149,6 +157,7 @@ def test_switching_to_a_version_whose_file_changed_is_refused(make_window, qtbot
     task = w.finetune.switch_to(version)
     qtbot.waitUntil(lambda: task.is_finished, timeout=WAIT_MS)
     assert w.model is before
+    idle(qtbot, w)
     assert "could not switch to model version 'v-moved'" in w.log.text() and "changed" in w.log.text()
 
 
@@ -165,3 +174,5 @@ def test_improve_model_says_what_is_missing(make_window, qtbot, tmp_path):
         bare.actions_by_id["improve_model"].trigger()  # the menu entry
     assert sig.args == ["refused"] and "open the annotation database" in bare.statusBar().currentMessage()
     assert versions(db) == [] and not list(tmp_path.glob("**/*-ft-*.safetensors"))
+    idle(qtbot, w)
+    idle(qtbot, bare)
