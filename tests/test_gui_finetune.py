@@ -132,6 +132,24 @@ def test_cancel_writes_nothing(make_window, qtbot, tmp_path):
     idle(qtbot, w)
 
 
+def test_esc_that_discards_a_drawing_does_not_cancel_fine_tuning(make_window, qtbot, tmp_path):
+    from galaxyscope.gui.annotate_logic import Draft
+
+    data, db, model_path = setup(tmp_path, 12)
+    w = open_window(make_window, qtbot, data, db, model_path)
+    w.annotate.set_annotator("alice")
+    assert w.annotate.set_active(True)
+    w.annotate.draft = Draft("x", bar=BarLine(10, 20, 30, 20))
+    with qtbot.waitSignal(w.finetune.finished, timeout=WAIT_MS) as sig:
+        task = w.finetune.start(out=tmp_path / "tuned.safetensors", settings=FAST)
+        w.cancel_work()  # Esc: throws the drawing away, the fine-tuning goes on
+        assert w.annotate.draft is None and not task.cancel_requested
+        w.cancel_work()  # a second Esc stops it
+        assert task.cancel_requested
+    assert sig.args == ["cancelled"]
+    idle(qtbot, w)
+
+
 def test_too_few_labels_is_a_message_not_a_traceback(make_window, qtbot, tmp_path):
     data, db, model_path = setup(tmp_path, 3)
     w = open_window(make_window, qtbot, data, db, model_path)

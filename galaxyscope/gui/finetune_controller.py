@@ -173,6 +173,13 @@ class FinetuneController(QObject):
         h.tasks.start(task, h.compute_pool, priority=0)
         return task
 
+    def escape(self) -> None:
+        """Esc: cancel, unless this Esc discards an unsaved annotate-mode drawing (a long run is not lost
+        to a line being thrown away; the Cancel button still stops it)."""
+        draft = self.host.annotate.draft
+        if not (self.host.annotate.active and draft is not None and not draft.empty):
+            self.cancel()
+
     def cancel(self) -> None:
         """Esc / the Cancel button: stop at the next check (nothing is written)."""
         if self.running():

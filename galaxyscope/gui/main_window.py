@@ -266,7 +266,7 @@ class MainWindow(QMainWindow):
     def cancel_work(self) -> None:
         """Esc: stop the batch and the current saliency computation."""
         self.batch.cancel()
-        self.finetune.cancel()
+        self.finetune.escape()
         self.annotate.cancel()
         if self.service.busy():
             self.analysis.cancel()
