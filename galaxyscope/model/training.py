@@ -370,7 +370,9 @@ def train_model(dataset: Any, targets: list[str] | None = None, regress: str | N
                 raise TrainingDivergedError(f"training diverged in epoch {epoch} (loss is not finite): "
                                             f"try a smaller learning rate than {lr:g}")
             current = val.loss if val is not None else record.train_loss
-            if val_guide is not None and guidance is not None:  # select on the objective trained for
+            # select on the objective trained for; NaN (no bar drawn in the validation share) would
+            # make every epoch 'not better' and leave no weights to restore
+            if val_guide is not None and math.isfinite(val_guide) and guidance is not None:
                 current = current + guidance.weight * val_guide
             if monitor is not None and val is not None:
                 current = monitored_value(val, monitor)
