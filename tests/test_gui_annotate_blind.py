@@ -95,7 +95,7 @@ def test_annotate_mode_is_blind_until_saved_then_v_reveals_one_machine_line(make
 
     key(qtbot, w, Qt.Key.Key_V)  # V before saving: still blind, and says why
     assert w.state.annotate.reveal and w.state.annotate.blind and not shown(w, "saliency")
-    assert "once you have saved" in w.statusBar().currentMessage()
+    assert "once you have answered" in w.statusBar().currentMessage()
 
     draw(qtbot, w, (12, 24), (34, 24))
     assert w.annotate.draft is not None and not shown(w, "bar")  # drawing does not reveal

@@ -381,8 +381,8 @@ class AnnotateController(QObject):
             self.dock.show()
             self.dock.raise_()
             self.host.focus_view()  # also after the name dialog
-            self.host.show_status("annotate mode: drag along the bar; Enter saves and moves on (the machine's "
-                                  "line and others' stay hidden until you have saved)", 8000)
+            self.host.show_status("annotate mode: drag along the bar; Enter saves and moves on, Shift+Enter says "
+                                  "no bar (the machine's line and others' stay hidden until you have answered)", 8000)
         elif self.draft is not None and not self.draft.empty:
             self.save_draft(reason="saved the drawing you left on")
         self._update_panel()
@@ -395,8 +395,8 @@ class AnnotateController(QObject):
         if action is not None and action.isChecked() != self.state.reveal:
             action.setChecked(self.state.reveal)
         if self.active and self.state.reveal and not self.state.saved_here:
-            self.host.show_status("the machine's line and others' show once you have saved your bar on this image",
-                                  6000)
+            self.host.show_status("the machine's line and others' show once you have answered on this image "
+                                  "(your bar, or no bar)", 6000)
 
     def _blind_changed(self) -> None:
         """Annotate mode, V or this image's saved state changed: hide or show what the annotator may see."""
