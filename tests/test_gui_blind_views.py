@@ -64,11 +64,13 @@ def test_measurements_vetting_and_controls_hide_the_machine_while_blind(make_win
     w.bottom_tabs.setCurrentWidget(w.annotate.vetting)
     qtbot.waitUntil(lambda: w.annotate.vetting.table.rowCount() == 1, timeout=WAIT_MS)
     assert "px" in w.bar_controls.result.text() and "P(" in w.saliency_controls.score.text()
+    assert w.image_view.readout_at(24, 24).saliency is not None  # the cursor readout quotes the map
     assert all(machine_views_shown(w).values()), machine_views_shown(w)
 
     key(qtbot, w, Qt.Key.Key_D)  # annotate mode: blind
     qtbot.wait(10)
     assert not any(machine_views_shown(w).values()), machine_views_shown(w)
+    assert w.image_view.readout_at(24, 24).saliency is None  # ... but not while blind
     assert not w.annotate.vetting.blind_note.isHidden() and not w.measurements.blind_note.isHidden()
     assert not w.bar_controls.blind_note.isHidden()
 

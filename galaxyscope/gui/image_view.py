@@ -163,7 +163,9 @@ class ImageView(QWidget):
         self.cursor_moved.emit(self.last_readout)
 
     def readout_at(self, x: float, y: float) -> Readout | None:
-        """The readout at view coordinates (x, y); used by the mouse handler and tests."""
+        """The readout at view coordinates (x, y); used by the mouse handler and tests. Drawing blind, it
+        leaves the saliency out (its value under the cursor would show where the machine looks)."""
         if self.pixels is None:
             return None
-        return readout_at(self.pixels, x, y, self.wcs, self.overlays.saliency_map)
+        saliency = None if self.overlays.blind else self.overlays.saliency_map
+        return readout_at(self.pixels, x, y, self.wcs, saliency)
