@@ -27,3 +27,6 @@ def apply_blind(w: MainWindow, annotate: AnnotateState) -> None:
     w.annotate.vetting.set_results_hidden(annotate.active)
     w.saliency_controls.set_result_hidden(annotate.blind)
     w.bar_controls.set_result_hidden(annotate.blind)
+    last = w.image_view.last_readout
+    if annotate.blind and last is not None and last.saliency is not None:  # the value left from before
+        w.readout_label.setText("")
