@@ -193,3 +193,23 @@ def test_improve_model_says_what_is_missing(make_window, qtbot, tmp_path):
     assert versions(db) == [] and not list(tmp_path.glob("**/*-ft-*.safetensors"))
     idle(qtbot, w)
     idle(qtbot, bare)
+
+
+def test_the_menu_entry_asks_for_settings_then_starts(make_window, qtbot, tmp_path):
+    from PySide6.QtWidgets import QLineEdit, QSpinBox
+
+    data, db, model_path = setup(tmp_path, 12)
+    w = open_window(make_window, qtbot, data, db, model_path)
+    w.actions_by_id["improve_model"].trigger()
+    dialog = w.finetune.settings_dialog
+    assert dialog is not None and dialog.isVisible() and not w.finetune.running()  # nothing starts unasked
+    dialog.findChild(QSpinBox).setValue(1)  # epochs
+    dialog.findChild(QLineEdit).setText("mine")
+    with qtbot.waitSignal(w.finetune.finished, timeout=WAIT_MS) as sig:
+        dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok).click()
+    assert sig.args == ["succeeded"], w.log.text()[-2000:]
+    [version] = versions(db)
+    assert version.name == "mine" and version.params["epochs"] == 1
+    assert Path(version.path).parent == tmp_path / "models" and Path(version.path).is_file()  # beside the database
+    w.finetune.result_dialog.button(QMessageBox.StandardButton.No).click()
+    idle(qtbot, w)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +23,11 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
     QGridLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
@@ -31,6 +35,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSpacerItem,
+    QSpinBox,
     QTextBrowser,
     QVBoxLayout,
 )
@@ -97,6 +102,7 @@ class FinetuneController(QObject):
         self.outcome: Any = None  # the last FinetuneOutcome
         self.result_dialog: QMessageBox | None = None
         self.versions_dialog: QDialog | None = None
+        self.settings_dialog: QDialog | None = None
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(220)
@@ -111,7 +117,7 @@ class FinetuneController(QObject):
         self.label_next = LabelNext(host)  # the browser's label-next column, fed by the same labels
 
     def action_handlers(self) -> dict[str, Any]:
-        return {"improve_model": lambda *_: self.start(), "model_versions": lambda *_: self.show_versions(),
+        return {"improve_model": lambda *_: self.ask_and_start(), "model_versions": lambda *_: self.show_versions(),
                 "sort_label_next": lambda *_: self.label_next.sort_first()}
 
     def running(self) -> bool:
@@ -123,7 +129,70 @@ class FinetuneController(QObject):
         self.host.report("warning", text)
         self.finished.emit("refused")
 
-    def start(self, out: str | Path | None = None, settings: Any = None) -> Task | None:
+    def ask_and_start(self) -> QDialog | None:
+        """Model > Improve model from annotations…: a small dialog (epochs, held-out share, saliency guidance,
+        version name) whose OK starts `start`. None when something needed is missing (said why)."""
+        from galaxyscope.finetune.core import FinetuneSettings
+
+        missing = self._missing()
+        if missing is not None:
+            return self._refuse(missing)
+        d = FinetuneSettings()
+        dialog = QDialog(self.host)
+        dialog.setWindowTitle("Improve model from annotations")
+        epochs, held_out, guide, name = QSpinBox(), QDoubleSpinBox(), QDoubleSpinBox(), QLineEdit()
+        epochs.setRange(1, 200)
+        epochs.setValue(d.epochs)
+        held_out.setRange(0.0, 0.5)
+        held_out.setSingleStep(0.05)
+        held_out.setValue(d.test_fraction)
+        held_out.setToolTip("share of the labelled images never trained on: the before/after numbers come from "
+                            "them (0: no comparison)")
+        guide.setRange(0.0, 10.0)
+        guide.setValue(d.guide_weight)
+        guide.setToolTip("how strongly the drawn bars guide the saliency (0: labels only)")
+        name.setPlaceholderText("v<N>")
+        form = QFormLayout(dialog)
+        what = QLabel(f"Fine-tune {Path(self.host.model.path).name} on the labels in "
+                      f"{self.host.annotate.store.path.name} for {Path(self.host.source).name}, in the background "
+                      "(Esc or Cancel stops it; the new model is saved beside the database).")
+        what.setWordWrap(True)
+        form.addRow(what)
+        form.addRow("epochs (at most; early stopping)", epochs)
+        form.addRow("held-out share", held_out)
+        form.addRow("saliency guidance weight", guide)
+        form.addRow("version name", name)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start")
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        form.addRow(buttons)
+        dialog.accepted.connect(lambda: self.start(settings=replace(
+            d, epochs=epochs.value(), test_fraction=held_out.value(), guide_weight=guide.value()),
+            name=name.text().strip() or None))
+        dialog.setMinimumWidth(480)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda *_: self.host.focus_view())
+        dialog.open()
+        self.settings_dialog = dialog
+        return dialog
+
+    def _missing(self) -> str | None:
+        """What Improve model lacks (None: it can start)."""
+        h = self.host
+        store = h.annotate.store
+        if h.image_set is None or not h.source:
+            return "Improve model: open the image set you annotated first"
+        if h.model is None or not getattr(h.model, "path", None):
+            return "Improve model: load a model from a file first (File > Open model…)"
+        if store is None:
+            return ("Improve model: open the annotation database with your labels first "
+                    "(File > Open annotation database…)")
+        if store.readonly:
+            return f"Improve model: {store.path} is read-only, and the new model version must be recorded in it"
+        return None
+
+    def start(self, out: str | Path | None = None, settings: Any = None, name: str | None = None) -> Task | None:
         """Fine-tune the model on screen on the open set's labels in a worker; ``out`` defaults to
         `default_output`, ``settings`` to `FinetuneSettings()`. Returns the task (None: refused, said why)."""
         from galaxyscope.finetune.core import FinetuneSettings
@@ -133,16 +202,9 @@ class FinetuneController(QObject):
         if self.running():
             h.show_status("the model is being improved already (Esc cancels)", 4000)
             return None
-        if h.image_set is None or not h.source:
-            return self._refuse("Improve model: open the image set you annotated first")
-        if h.model is None or not getattr(h.model, "path", None):
-            return self._refuse("Improve model: load a model from a file first (File > Open model…)")
-        if store is None:
-            return self._refuse("Improve model: open the annotation database with your labels first "
-                                "(File > Open annotation database…)")
-        if store.readonly:
-            return self._refuse(f"Improve model: {store.path} is read-only, and the new model version must be "
-                                "recorded in it")
+        missing = self._missing()
+        if missing is not None:
+            return self._refuse(missing)
         out_path = Path(out) if out is not None else default_output(Path(store.path), h.model.path)
         try:
             out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -156,7 +218,7 @@ class FinetuneController(QObject):
             from galaxyscope.finetune.core import finetune_from_database
 
             leave_a_core_for_the_gui()
-            return finetune_from_database(dataset, db_path, base, out_path, settings, progress=progress,
+            return finetune_from_database(dataset, db_path, base, out_path, settings, name=name, progress=progress,
                                           cancel=cancel, log=log)
 
         task = Task(work, name="improve model")
