@@ -170,6 +170,47 @@ class ScoredImage:
     grid: np.ndarray | None = None
 
 
+def score_image(
+    model: Any,
+    image: GalaxyImage,
+    index: int,
+    key: str,
+    *,
+    mask_params: MaskParams | None = None,
+    score_params: ScoreParams | None = None,
+    method: str = DEFAULT_METHOD,
+    n_samples: int = DEFAULT_SAMPLES,
+    noise: float = DEFAULT_NOISE,
+    seed: int = DEFAULT_SEED,
+    target: str | int | None = None,
+    cache: Any = None,
+    mask_cache: Any = None,
+    cancel: CancelCheck | None = None,
+) -> ScoredImage:
+    """Saliency, masks, placement scores and the off-galaxy grid of one image read already
+    (no labels: they come from the catalogue, `label_arrays`).
+
+    Why one function: `score_dataset` (one process) and `bias.score_work.ScoreWork` (a Dask
+    worker) both run it, so both paths give the same scores for the same seeds.
+    """
+    from galaxyscope.saliency.attributions import compute_saliency
+
+    sal = _saliency(model, image, cache, cancel, compute_saliency, method=method, target=target,
+                    n_samples=n_samples, noise=noise, seed=seed)
+    region = _model_region(model, image)
+    if mask_cache is not None:
+        masks = mask_cache.get_or_compute(image, _known_centre(image), region, mask_params)
+    else:
+        masks = galaxy_masks(image, _known_centre(image), region=region, params=mask_params)
+    prob = sal.score.probability
+    sp = score_params or ScoreParams()
+    return ScoredImage(
+        index=index, filename=key, path=str(image.path or key),
+        scores=placement_scores(sal.map, masks, sp),
+        probability=float(prob) if prob is not None else math.nan, logit=float(sal.score.logit),
+        grid=off_galaxy_grid(sal.map, masks, sp.floor_quantile))
+
+
 def score_dataset(
     image_set: Any,
     model: Any,
@@ -196,8 +237,6 @@ def score_dataset(
     ``mask_cache`` (`bias.mask_cache.MaskCache`): masks do not depend on the model, so
     a second model scanned on the same images reuses them.
     """
-    from galaxyscope.saliency.attributions import compute_saliency
-
     from galaxyscope.images.guarded_read import ReadLimits, guarded_read
 
     limits = ReadLimits() if isinstance(read_limits, str) else read_limits
@@ -215,22 +254,11 @@ def score_dataset(
         except ImageReadError as exc:
             failures.append(exc)
         else:
-            sal = _saliency(model, image, cache, cancel, compute_saliency, method=method, target=target,
-                            n_samples=n_samples, noise=noise, seed=seed)
-            if mask_cache is not None:
-                masks = mask_cache.get_or_compute(image, _known_centre(image), _model_region(model, image),
-                                                  mask_params)
-            else:
-                masks = galaxy_masks(image, _known_centre(image), region=_model_region(model, image),
-                                     params=mask_params)
-            prob = sal.score.probability
-            sp = score_params or ScoreParams()
-            scored.append(ScoredImage(
-                index=i, filename=key, path=str(image.path or key),
-                scores=placement_scores(sal.map, masks, sp),
-                probability=float(prob) if prob is not None else math.nan, logit=float(sal.score.logit),
-                labels={c: int(v[i]) for c, v in labels_by_col.items()},
-                grid=off_galaxy_grid(sal.map, masks, sp.floor_quantile)))
+            one = score_image(model, image, i, key, mask_params=mask_params, score_params=score_params,
+                              method=method, n_samples=n_samples, noise=noise, seed=seed, target=target,
+                              cache=cache, mask_cache=mask_cache, cancel=cancel)
+            one.labels = {c: int(v[i]) for c, v in labels_by_col.items()}
+            scored.append(one)
         if progress is not None:
             progress(i + 1, total)
     return scored, failures
@@ -277,14 +305,52 @@ def scan_dataset(
     ``read_limits`` (`ReadLimits`; default: `guarded_read`'s defaults, None: off): a read
     that takes too long or a header declaring too many pixels is a reported failure.
     """
-    from galaxyscope.bias.calibrate import Calibration, flag_set
-
     labels_by_col = label_arrays(image_set, model, label_columns)
     saliency = dict(method=method, n_samples=n_samples, noise=noise, seed=seed, target=target)
     scored, failures = score_dataset(image_set, model, mask_params=mask_params, score_params=score_params,
                                      labels_by_col=labels_by_col, cache=cache, mask_cache=mask_cache,
                                      progress=progress,
                                      cancel=cancel, read_limits=read_limits, **saliency)
+    return scan_from_scores(image_set, model, scored, failures, labels_by_col=labels_by_col,
+                            thresholds=thresholds, calibration=calibration, reference=reference,
+                            mask_params=mask_params, association=association, keep_worst=keep_worst,
+                            cache=cache, cancel=cancel, **saliency)
+
+
+def scan_from_scores(
+    image_set: Any,
+    model: Any,
+    scored: list[ScoredImage],
+    failures: list[ImageReadError],
+    *,
+    labels_by_col: dict[str, np.ndarray] | None = None,
+    thresholds: Thresholds | None = None,
+    calibration: Calibration | None = None,
+    reference: ReferenceValues | None = None,
+    mask_params: MaskParams | None = None,
+    method: str = DEFAULT_METHOD,
+    n_samples: int = DEFAULT_SAMPLES,
+    noise: float = DEFAULT_NOISE,
+    seed: int = DEFAULT_SEED,
+    target: str | int | None = None,
+    association: AssociationRule | None = None,
+    keep_worst: int = 16,
+    cache: Any = None,
+    cancel: CancelCheck | None = None,
+) -> ScanReport:
+    """The verdicts on a set already scored (`score_dataset`, or a distributed scan's rows).
+
+    Why apart: the thresholds (reference, scan or fixed calibration), the recurring-spot
+    rule, the set-level notes, the summary and the worst cases depend on the whole set's
+    scores, so they run once, in this process, after the per-image work - wherever that
+    ran. ``scored`` in the set's order; ``failures``: the images that could not be scored
+    (the set's own open-time failures are added here). ``labels_by_col``: `label_arrays`.
+    The saliency parameters go into the table's meta and redraw the worst cases.
+    """
+    from galaxyscope.bias.calibrate import Calibration, flag_set
+
+    labels_by_col = labels_by_col or {}
+    saliency = dict(method=method, n_samples=n_samples, noise=noise, seed=seed, target=target)
     cal = calibration or Calibration(mode="fixed")
     t = thresholds if thresholds is not None else thresholds_for(cal, [s.scores for s in scored], reference)
     extra, spot_note = None, None

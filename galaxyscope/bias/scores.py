@@ -80,6 +80,36 @@ class PlacementScores:
             total_mass=1.0,  # not part of numbers(): only its sign matters, and a flagged map had mass
         )
 
+    def to_row(self) -> dict[str, float | bool]:
+        """Every field as a flat row of plain floats and bools (``total_mass`` included, a
+        missing top source as NaN): `from_row` gives back an equal object.
+
+        Why beside `numbers`: a distributed scan's Parquet rows must rebuild the very
+        scores a single-process scan holds, not the table's view of them.
+        """
+        row: dict[str, float | bool] = {k: (v if isinstance(v, bool) else float(v))
+                                        for k, v in self.numbers().items()}
+        row["peak_on_source"], row["galaxy_found"] = bool(self.peak_on_source), bool(self.galaxy_found)
+        row["total_mass"] = float(self.total_mass)
+        return row
+
+    @classmethod
+    def from_row(cls, row: Any) -> PlacementScores:
+        """The inverse of `to_row` (a missing value, e.g. a Parquet null, reads as NaN)."""
+        def f(name: str) -> float:
+            v = row.get(name)
+            return math.nan if v is None else float(v)
+
+        tx, ty = f("top_source_x"), f("top_source_y")
+        return cls(
+            share_outside=f("share_outside"), share_sources=f("share_sources"), share_border=f("share_border"),
+            top_source_share=f("top_source_share"),
+            top_source_xy=(tx, ty) if math.isfinite(tx) and math.isfinite(ty) else None,
+            centroid_xy=(f("centroid_x"), f("centroid_y")), centroid_offset_px=f("centroid_offset_px"),
+            centroid_offset_r=f("centroid_offset_r"), peak_xy=(f("peak_x"), f("peak_y")),
+            peak_on_source=bool(row["peak_on_source"]), galaxy_radius_px=f("galaxy_radius_px"),
+            galaxy_found=bool(row["galaxy_found"]), total_mass=f("total_mass"))
+
     def numbers(self) -> dict[str, float | bool | None]:
         """Flat name -> value mapping for tables and the database."""
         top = self.top_source_xy
