@@ -21,6 +21,8 @@ examples:
   galaxyscope scan-bias gz2/ --out flags.ecsv --reference clean_set/ --quantile 0.995
   galaxyscope scan-bias gz2/ --out flags.ecsv --thresholds scan --k 4
   galaxyscope scan-bias gz2/ --out flags.ecsv --thresholds fixed --outside-share 0.8
+  galaxyscope scan-bias gz2/ --out flags.ecsv --workers 2                  # a LocalCluster of 2 processes
+  galaxyscope scan-bias gz2/ --out flags.ecsv --scheduler tcp://head:8786  # a running Dask cluster
   galaxyscope scan-bias --selftest --model bar.safetensors"""
 
 
@@ -62,7 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", metavar="COL[,COL]", help="binary catalogue columns to relate the flags to "
                    "(default: the model's outputs and has_bar where present)")
     p.add_argument("--device", help="cpu, cuda or mps (default: best available)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="torch CPU threads per process (default: in one process, the usable cores less the "
+                   "machine's current load, at least 1; 1 per Dask worker process)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the saliency cache (nor the "
                    "cached reference values)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -103,10 +107,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--selftest-size", type=int, metavar="PX", help="side of the self-test images (default: "
                    "DATASET's images' side, else 424)")
     from galaxyscope.images.guarded_read import add_read_limit_arguments
+    from galaxyscope.jobs.cluster_args import add_cluster_arguments
     from galaxyscope.saliency.cli_args import add_saliency_arguments
 
     add_saliency_arguments(p)
     add_read_limit_arguments(p)
+    # --workers / --scheduler: the per-image scoring (saliency, masks, scores) runs on Dask in
+    # Parquet partitions beside --out (OUT.parts, a rerun resumes); thresholds, notes and the
+    # montage are made here afterwards. --threads is declared above.
+    add_cluster_arguments(p, threads=False)
     p.set_defaults(func=run)
 
 
@@ -175,23 +184,27 @@ def calibration_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     """Scan (or self-test), write the table (and montage / database flags), print the summary."""
     out = _check(args)
+    from galaxyscope.jobs.cluster_args import cluster_options
+
+    batch = cluster_options(args)
+    if batch.distributed and args.selftest:
+        raise GalaxyscopeError("--selftest runs in this process: leave out --workers / --scheduler")
     from galaxyscope.images.guarded_read import limits_from_args
     from galaxyscope.saliency.cli_args import saliency_options
 
     sal = saliency_options(args)
     read_limits = limits_from_args(args)
     from galaxyscope.bias.calibrate import threshold_lines
-    from galaxyscope.bias.scan import label_arrays, scan_dataset
+    from galaxyscope.bias.scan import label_arrays, scan_dataset, scan_from_scores
     from galaxyscope.jobs.common import open_dataset_and_model, resolve_model, saliency_cache, tqdm_progress
     from galaxyscope.saliency.methods import DEFAULT_SEED
 
     if args.dataset:
-        image_set, model = open_dataset_and_model(args.dataset, args.model, args.device, args.threads)
+        image_set, model = open_dataset_and_model(args.dataset, args.model, args.device, batch.threads)
     else:
-        if args.threads:
-            import torch
+        from galaxyscope.jobs.common import set_torch_threads
 
-            torch.set_num_threads(args.threads)
+        set_torch_threads(batch.threads)
         image_set, model = None, resolve_model(args.model, device=args.device)
     calibration = calibration_from_args(args)
     labels = [c.strip() for c in args.labels.split(",") if c.strip()] if args.labels else None
@@ -239,12 +252,27 @@ def run(args: argparse.Namespace) -> int:
     if args.selftest:
         return _selftest(args, image_set, model, reference_for, scan, say)
     try:  # a bad --labels is found before any saliency is computed
-        label_arrays(image_set, model, labels)
+        labels_by_col = label_arrays(image_set, model, labels)
     except KeyError as exc:
         raise GalaxyscopeError(f"--labels: {exc.args[0] if exc.args else exc}") from None
     reference = reference_for(image_set)
-    report = scan(image_set, reference, keep_worst=args.worst if args.montage else 0, label_columns=labels)
+    keep_worst = args.worst if args.montage else 0
+    folder = None
+    if batch.distributed:
+        scored = _score_on_cluster(args, batch, image_set, model, sal, read_limits, out, labels_by_col, say)
+        if scored is None:
+            return 130
+        scored, failures, folder = scored
+        report = scan_from_scores(image_set, model, scored, failures, labels_by_col=labels_by_col,
+                                  calibration=calibration, reference=reference, keep_worst=keep_worst,
+                                  cache=cache, **saliency)
+    else:
+        report = scan(image_set, reference, keep_worst=keep_worst, label_columns=labels)
     report.table().write(out, format=TABLE_FORMATS[out.suffix.lower()], overwrite=True)
+    if folder is not None:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)  # the table is the result; its parts are no longer needed
     for f in report.failures:
         print(f"skipped: {f}", file=sys.stderr)
     print(f"thresholds ({calibration.mode}):")
@@ -265,6 +293,46 @@ def run(args: argparse.Namespace) -> int:
             n = store_flags(report, image_set, store, set_name=set_name)
         print(f"stored {n} flag(s) on {len(report.flagged)} image(s) in {args.db}")
     return 0 if report.rows else 2
+
+
+def _score_on_cluster(args, batch, image_set, model, sal, read_limits, out: Path, labels_by_col, say):
+    """Score every image on Dask (--workers / --scheduler) in Parquet partitions under ``OUT.parts``.
+
+    Returns (scored, failures, folder) as `score_dataset` gives them, or None when
+    interrupted (the finished partitions stay: the same command resumes).
+    """
+    from galaxyscope.bias.score_work import ScoreWork, gather_scores
+    from galaxyscope.jobs.common import tqdm_progress
+    from galaxyscope.jobs.distributed import dashboard_link, dask_client, read_partitions, run_partitions
+    from galaxyscope.saliency.methods import DEFAULT_SEED
+
+    folder = Path(str(out) + ".parts")
+    if folder.exists() and not folder.is_dir():
+        raise GalaxyscopeError(f"{folder}: exists and is not a folder (the scan's partitions go there)")
+    work = ScoreWork(model_path=str(Path(model.path).resolve()) if model.path else "",
+                     model_sha256=model.sha256 or "", method=sal.method, n_samples=sal.n_samples, noise=sal.noise,
+                     seed=DEFAULT_SEED, target=sal.target, device=args.device, threads=batch.threads,
+                     use_cache=not args.no_cache)
+    # workers (other processes, other machines) share the file system, not this working folder
+    dataset = str(Path(args.dataset).expanduser().resolve())
+    progress, close = tqdm_progress("scan-bias", disable=args.quiet)
+    try:
+        with dask_client(batch.workers, batch.scheduler) as client:
+            where = batch.scheduler or f"LocalCluster of {batch.workers} processes x {batch.threads} thread(s)"
+            link = dashboard_link(client)
+            say(f"dask: {where}" + (f"; dashboard {link}" if link else ""))
+            run = run_partitions(work, dataset, folder, client=client, image_set=image_set,
+                                 partition_size=batch.partition_size, read_limits=read_limits, progress=progress)
+    except KeyboardInterrupt:
+        close()
+        print(f"interrupted: finished partitions are kept in {folder}; the same command resumes", file=sys.stderr)
+        return None
+    close()
+    print(f"partitions: {len(run.written)} written, {len(run.skipped)} already there, "
+          f"{len(run.partitions)} in all ({folder})", file=sys.stderr)
+    rows = read_partitions(run.paths()).to_pylist() if run.partitions else []
+    scored, failures = gather_scores(rows, image_set, run.partitions, labels_by_col)
+    return scored, failures, folder
 
 
 def _selftest(args, image_set, model, reference_for, scan, say) -> int:
