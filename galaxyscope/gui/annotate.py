@@ -15,7 +15,9 @@ How it works for the person drawing:
   saving) shows them, for vetting. V is remembered; leaving annotate mode shows the overlays as
   they were switched before.
 - Other people's bars are drawn in their own colours; the machine's line once, in cyan, labelled
-  by method (the window's live fit, else the stored one). Labels are stacked so none covers another.
+  by method (the window's live fit, else the stored one); a published reference length of the galaxy
+  (Hoyle 2011 or an import, matched by objid) as a red dashed circle of that diameter (`reference_layer`;
+  View > Show published reference lengths), hidden while blind. Labels are stacked so none covers another.
 - Ctrl+Z / Ctrl+Shift+Z undo and redo; every step is one committed write
   (`annotate_commands.StoreCommand` around `galaxyscope.store.operations`).
 
@@ -55,6 +57,7 @@ from galaxyscope import paths
 from galaxyscope.images.identity import image_key, redshift_of
 from galaxyscope.gui.annotate_commands import STORE_FAILURES, StoreCommand
 from galaxyscope.gui.annotate_layer import AnnotationLayer
+from galaxyscope.gui.reference_layer import ReferenceMark, marks_for_image
 from galaxyscope.gui.vetting import VettingPanel
 from galaxyscope.gui.window_services import AnnotateHost
 from galaxyscope.gui.annotate_logic import (
@@ -187,6 +190,7 @@ class AnnotateController(QObject):
         self.records: list[AnnotationRecord] = []
         self.labels: list[BarLabelRecord] = []  # everyone's bar / no-bar answers on this image
         self.machine: list[MachineRecord] = []
+        self.references: list[ReferenceMark] = []  # published lengths of this galaxy, in its pixels
         self.draft: Draft | None = None
         self._registered: dict[str, ImageRecord] = {}
         self._entries: tuple[int, dict[str, int]] | None = None
@@ -219,6 +223,7 @@ class AnnotateController(QObject):
         host.bottom_tabs.currentChanged.connect(lambda _i: self._vetting_maybe())
         host.bar_fitted.connect(self._draw_machine)  # a live fit replaces the stored machine line
         self.state.watch_any(lambda _changes: self._blind_changed())
+        host.state.overlays.watch("reference", lambda _change: self._draw_references())
         self._update_panel()
 
     @property
@@ -423,6 +428,7 @@ class AnnotateController(QObject):
         self.records = []
         self.labels = []
         self.machine = []
+        self.references = []
         self.draft = None
         self.state.saved_here = False  # blind until this image's own bar is known
         self.layer.clear()
@@ -445,7 +451,7 @@ class AnnotateController(QObject):
 
     def _load_lines(self) -> None:
         """Read the current image's annotations and machine bar and draw them."""
-        self.records, self.labels, self.machine = [], [], []
+        self.records, self.labels, self.machine, self.references = [], [], [], []
         if self.store is not None and self.image_path is not None:
             try:
                 record = self.image_record or self.store.find_image(self.image_path)
@@ -454,6 +460,7 @@ class AnnotateController(QObject):
                     self.records = self.store.annotations_for_image(record.id)
                     self.labels = self.store.bar_labels(image_id=record.id)
                     self.machine = self.store.machine_measurements(image_id=record.id)
+                self.references = marks_for_image(self.store, self.image, record)
             except StoreError as exc:
                 self.report("error", f"could not read the annotations: {exc}")
         # answered = a line drawn or an explicit label ("no bar" counts): the reveal rule's "saved"
@@ -474,6 +481,7 @@ class AnnotateController(QObject):
         self.layer.set_others([(r.annotator, annotator_colour(r.annotator_id, own=False), r.bar, r.width_line,
                                 f"{r.annotator} {r.length_px:.1f} px") for r in others])
         self._draw_machine()
+        self._draw_references()
         self._show_draft()
         self._update_panel(own)
         self.lines_shown.emit()
@@ -487,6 +495,11 @@ class AnnotateController(QObject):
         self.layer.set_machine(m.bar if m is not None else None,
                                f"machine ({m.method}) {m.length_px:.1f} px" if m is not None else "")
         self.layer.restack()  # the live label may have moved
+
+    def _draw_references(self) -> None:
+        """Published reference lengths (View > Show published reference lengths), never while blind."""
+        shown = bool(self.host.state.overlays.reference) and not self.state.blind
+        self.layer.set_references(self.references if shown else [])
 
     # ================================================================== drawing
 

@@ -16,7 +16,15 @@ from typing import Any
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 
-from galaxyscope.gui.annotate_logic import OWN_COLOUR, MACHINE_COLOUR, line_from_scene, line_to_scene, stack_labels
+from galaxyscope.gui.annotate_logic import (
+    MACHINE_COLOUR,
+    OWN_COLOUR,
+    REFERENCE_COLOUR,
+    line_from_scene,
+    line_to_scene,
+    stack_labels,
+)
+from galaxyscope.gui.reference_layer import ReferenceItems, ReferenceMark
 from galaxyscope.store import BarLine
 
 Z_CATCHER = 5       # over the image, under every overlay that takes the mouse
@@ -122,6 +130,7 @@ class AnnotationLayer(QObject):
         self.draft_label: pg.TextItem | None = None
         self.others: list[tuple[str, tuple[int, int, int], list[Any]]] = []
         self.machine: tuple[pg.PlotDataItem, pg.TextItem] | None = None
+        self.references: list[tuple[ReferenceItems, pg.TextItem]] = []  # published lengths (reference_layer)
         self.editable = False
         view.sigTransformChanged.connect(lambda *_: self.restack())  # zoom, pan, resize: labels change size
 
@@ -139,10 +148,11 @@ class AnnotationLayer(QObject):
         out += [items[-1] for _name, _colour, items in self.others]
         if self.machine is not None:
             out.append(self.machine[1])
+        out += [label for _items, label in self.references]
         return out
 
     def labels(self) -> list[pg.TextItem]:
-        """Every label of this layer on screen: yours, the draft's, others', the machine's."""
+        """Every label of this layer on screen: yours, the draft's, others', the machine's, the references'."""
         return [label for label in self._all_labels() if label.scene() is not None and label.isVisible()]
 
     @staticmethod
@@ -335,12 +345,29 @@ class AnnotationLayer(QObject):
         self.machine = (item, label)
         self.restack()
 
+    def set_references(self, marks: list[ReferenceMark]) -> None:
+        """Published reference lengths: a dashed circle each, labelled by source (none: cleared)."""
+        for items, label in self.references:
+            for item in (*items.lines, label):
+                self.view.removeItem(item)
+        self.references = []
+        for mark in marks:
+            items = ReferenceItems(mark)
+            label = _label(mark.text, REFERENCE_COLOUR)
+            label.setAnchor((0.0, 0.0))  # hangs under the circle
+            self._place(label, items.label_pos())
+            for item in (*items.lines, label):
+                self.view.addItem(item, ignoreBounds=True)
+            self.references.append((items, label))
+        self.restack()
+
     def clear(self) -> None:
         """Remove every line (a new image is coming)."""
         self.set_own([])
         self.set_draft(None, None)
         self.set_others([])
         self.set_machine(None)
+        self.set_references([])
         self.preview.setData([], [])
 
     # ------------------------------------------------------------------ for tests

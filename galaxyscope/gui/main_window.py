@@ -39,14 +39,9 @@ from galaxyscope.gui.saliency_service import SaliencyService
 from galaxyscope.gui.session_state import Change
 from galaxyscope.gui.settings import Settings
 from galaxyscope.gui.thumbnails import ThumbnailLoader
-from galaxyscope.gui.window_actions import (OVERLAY_ACTIONS, add_dock, build_actions, restore_layout, save_layout,
-                                            show_shortcuts, window_handlers)
+from galaxyscope.gui.window_actions import (OVERLAY_ACTIONS, OVERLAY_LABELS, add_dock, build_actions, restore_layout,
+                                            save_layout, show_shortcuts, window_handlers)
 from galaxyscope.gui.workers import ModelLock, Task, TaskList
-
-OVERLAY_LABELS: dict[str, str] = {
-    "saliency": "saliency", "mask": "mask outline", "bar": "bar", "width": "width box", "label": "length label",
-}
-
 
 class MainWindow(QMainWindow):
     """The galaxyscope desktop window.
@@ -175,7 +170,7 @@ class MainWindow(QMainWindow):
         self.state.display.watch(("stretch", "interval", "percentile", "channel", "cmap"), self._display_changed)
         self.state.overlays.watch_any(self._overlays_changed)
         self.state.annotate.watch_any(self._annotate_changed)
-        for name in OVERLAY_LABELS:
+        for name in self.image_view.overlays.visible:  # ("reference": annotate mode's layer follows it)
             self.image_view.overlays.set_visible(name, bool(getattr(self.state.overlays, name)))
         self.saliency_controls.compute_clicked.connect(lambda: self.analysis.compute(force=True))
         self.saliency_controls.cancel_clicked.connect(self.analysis.cancel)
@@ -473,7 +468,7 @@ class MainWindow(QMainWindow):
         self.update_title()
 
     def _overlays_changed(self, changes: tuple[Change, ...]) -> None:
-        for change in changes:
+        for change in (c for c in changes if c.name in self.image_view.overlays.visible):
             self.image_view.overlays.set_visible(change.name, bool(change.new))
 
     @Slot(object)

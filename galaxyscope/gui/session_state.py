@@ -172,6 +172,7 @@ class OverlayState(Observable):
     bar: bool = field(default=True, metadata=_meta())
     width: bool = field(default=True, metadata=_meta())
     label: bool = field(default=True, metadata=_meta())
+    reference: bool = field(default=True, metadata=_meta())  # published lengths (hidden while drawing blind)
 
 
 def _default_bar_params() -> dict[str, Any]:

@@ -47,6 +47,9 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     ShortcutSpec("toggle_bar", "Show fitted bar", ("B",), "View"),
     ShortcutSpec("toggle_width", "Show bar width box", ("W",), "View"),
     ShortcutSpec("toggle_label", "Show length label", ("L",), "View"),
+    ShortcutSpec("toggle_reference", "Show published reference lengths", (), "View",
+                 "a dashed circle of the reference length (Hoyle 2011, imports) on the galaxy, matched by "
+                 "objid; hidden while you draw blind"),
     ShortcutSpec("cycle_stretch", "Next stretch", ("T",), "View", "linear, sqrt, log, asinh"),
     ShortcutSpec("switch_method", "Switch bar method (paper / moments)", ("M",), "Measure"),
     ShortcutSpec("cycle_attribution", "Next attribution method", ("A",), "Measure"),

@@ -35,7 +35,13 @@ if TYPE_CHECKING:
 #: overlay name -> the id of its checkable action in SHORTCUTS
 OVERLAY_ACTIONS: dict[str, str] = {
     "saliency": "toggle_saliency", "mask": "toggle_mask", "bar": "toggle_bar", "width": "toggle_width",
-    "label": "toggle_label",
+    "label": "toggle_label", "reference": "toggle_reference",
+}
+
+#: overlay name -> its check box under the image ("reference" is drawn by annotate mode's layer)
+OVERLAY_LABELS: dict[str, str] = {
+    "saliency": "saliency", "mask": "mask outline", "bar": "bar", "width": "width box", "label": "length label",
+    "reference": "reference",
 }
 
 
