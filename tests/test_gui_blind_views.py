@@ -1,5 +1,5 @@
-"""Blind annotation beyond the image (issue 19 review): in annotate mode the Measurements table and the
-Agreement & vetting tab hide the machine's numbers, and the Controls dock's score and bar result stay
+"""Blind annotation beyond the image (issue 19 review): in annotate mode the Measurements table, the
+Agreement & vetting tab and the Bias tab hide the machine's numbers, and the Controls dock's score and bar result stay
 hidden on an image until the annotator has answered there (and V is on)."""
 
 from __future__ import annotations
@@ -87,3 +87,41 @@ def test_measurements_vetting_and_controls_hide_the_machine_while_blind(make_win
     key(qtbot, w, Qt.Key.Key_D)  # leaving annotate mode shows everything again
     assert all(machine_views_shown(w).values()), machine_views_shown(w)
     assert w.measurements.blind_note.isHidden() and w.annotate.vetting.blind_note.isHidden()
+
+
+def test_bias_tab_and_galaxy_mask_hidden_while_drawing_blind(make_window, qtbot, tmp_path):
+    """The Bias tab lists the machine's saliency checks: a note replaces it for all of annotate mode (as the
+    vetting tab); its galaxy-mask outline on the image follows the image's blind state (as the overlays)."""
+    root = write_set(tmp_path / "set", n=3)
+    db = tmp_path / "ann.sqlite"
+    seed_db(db, root, {"bob": BarLine(10, 20, 36, 28)})
+    w = make_window(tiny_model(), db_path=str(db))
+    w.annotate.set_annotator("alice")
+    assert w.open_path(root)
+    wait_settled(qtbot, w, 0)
+    bias = w.bias
+    w.bottom_tabs.setCurrentWidget(bias.panel)
+    qtbot.waitUntil(lambda: bias.current is not None and bias.panel.table.rowCount() == 1, timeout=WAIT_MS)
+    bias.panel.show_mask.setChecked(True)
+    assert bias.outline_shown() and not bias.panel.body.isHidden() and bias.panel.blind_note.isHidden()
+
+    key(qtbot, w, Qt.Key.Key_D)  # annotate mode: blind
+    qtbot.wait(10)
+    assert bias.panel.body.isHidden() and not bias.panel.blind_note.isHidden()
+    assert not bias.panel.table.isVisibleTo(bias.panel)
+    assert not bias.outline_shown()
+
+    key(qtbot, w, Qt.Key.Key_V)
+    key(qtbot, w, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)  # answer "no bar", next image
+    qtbot.waitUntil(lambda: w.current_entry == 1, timeout=WAIT_MS)
+    key(qtbot, w, Qt.Key.Key_P)
+    wait_settled(qtbot, w, 0)
+    qtbot.waitUntil(lambda: not w.state.annotate.blind, timeout=WAIT_MS)
+    # answered here, V on: this image's outline shows again; the tab (the set's checks) stays a note
+    qtbot.waitUntil(lambda: bias.current is not None and bias.outline_shown(), timeout=WAIT_MS)
+    assert bias.panel.body.isHidden() and not bias.panel.blind_note.isHidden()
+
+    key(qtbot, w, Qt.Key.Key_V)  # V off: blind again on this image
+    assert not bias.outline_shown()
+    key(qtbot, w, Qt.Key.Key_D)  # leaving annotate mode shows everything again
+    assert bias.outline_shown() and not bias.panel.body.isHidden() and bias.panel.blind_note.isHidden()

@@ -110,12 +110,26 @@ class BiasPanel(QWidget):
         top.addWidget(self.summary, 1)
         top.addWidget(self.load_stored)
         top.addWidget(self.show_mask)
+        self.body = QWidget()  # everything the machine's checks say: hidden in annotate mode
+        body = QVBoxLayout(self.body)
+        body.setContentsMargins(0, 0, 0, 0)
+        body.addLayout(top)
+        body.addWidget(self.notes)
+        body.addWidget(self.table, 1)
+        body.addWidget(self.detail)
+        self.blind_note = QLabel("<i>the machine's saliency checks and the galaxy mask are hidden in annotate mode "
+                                 "(you draw blind); leave annotate mode (D) to see them</i>")
+        self.blind_note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.blind_note.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(top)
-        layout.addWidget(self.notes)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.detail)
+        layout.addWidget(self.blind_note)
+        layout.addWidget(self.body, 1)
+
+    def set_results_hidden(self, hidden: bool) -> None:
+        """Annotate mode: a note in place of the checks (scores, reasons, flags of the set's images)."""
+        self.body.setVisible(not hidden)
+        self.blind_note.setVisible(hidden)
 
     def set_rows(self, checked: list[CheckedImage]) -> None:
         """Show ``checked`` sorted by score, highest first (the user may re-sort by column)."""
@@ -193,6 +207,7 @@ class BiasController:
         self.scan_task: Task | None = None
         self._image_set: Any = None
         self._entry: int | None = None
+        self.blind = False  # drawing blind: the galaxy-mask outline stays off (`blind_view`)
         self.outline_shadow = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0, 200), width=3.5), connect="finite")
         self.outline_item = pg.PlotCurveItem(pen=pg.mkPen(GALAXY_MASK_COLOUR, width=1.5), connect="finite")
         self.outline_shadow.setZValue(21)
@@ -359,6 +374,14 @@ class BiasController:
             self.load_stored_flags(path)
         self.host.focus_view()
 
+    def set_blind(self, blind: bool, annotating: bool) -> None:
+        """Blind annotation (`blind_view`): the tab shows a note for all of annotate mode; the outline
+        on the image follows the image's blind state, like the other overlays."""
+        self.panel.set_results_hidden(annotating)
+        if bool(blind) != self.blind:
+            self.blind = bool(blind)
+            self._draw()
+
     def outline_shown(self) -> bool:
         """True when the galaxy-mask outline is on screen with something to draw."""
         return self.outline_item.isVisible() and self.outline_item.getData()[0] is not None \
@@ -379,7 +402,7 @@ class BiasController:
         masks = self.current.check.masks if self.current is not None else None
         outline = mask_outline_xy(masks.galaxy) if masks is not None else None
         xy = outline if outline is not None else ([], [])
-        on = self.panel.show_mask.isChecked() and outline is not None
+        on = self.panel.show_mask.isChecked() and outline is not None and not self.blind
         for item in (self.outline_shadow, self.outline_item):
             item.setData(*xy)
             item.setVisible(on)
