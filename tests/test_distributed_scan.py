@@ -2,8 +2,8 @@
 
 Shown here: a scored image survives its trip through a Parquet row unchanged (scores,
 grid, model output); ``--workers 2`` / ``--scheduler`` give the same flags, scores and
-reasons as one process (same seeds); a rerun skips the partitions already written; a bad
-image is a reported row, not a failed run. Tiny model (32 px input), tiny images, few
+reasons as one process (same seeds); a rerun skips the partitions already written, also after
+the command was SIGKILLed with its cluster; a bad image is a reported row, not a failed run. Tiny model (32 px input), tiny images, few
 SmoothGrad samples; no timings.
 """
 
@@ -207,3 +207,43 @@ def test_selftest_refuses_a_cluster(tmp_path, capsys):
     rc = main(["scan-bias", "--selftest", "--workers", "2"])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "--selftest runs in this process" in err
+
+
+def test_a_killed_scan_resumes_with_only_the_missing_partitions(data, client, tmp_path, capsys,
+                                                                  torch_threads_kept):
+    """scan-bias --workers 1 SIGKILLed (with its cluster) once a partition is on disk: the same
+    command on a running scheduler keeps the written partitions and computes the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    dataset, model_path = data
+    out = tmp_path / "killed.ecsv"
+    folder = Path(str(out) + ".parts")
+    cmd = [sys.executable, "-m", "galaxyscope", *scan_args(dataset, model_path, out, "--thresholds", "scan"),
+           "--workers", "1", "--partition-size", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 180
+    try:
+        while not list(folder.glob("part-*.parquet")):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "no partition written in time"
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the command and its LocalCluster die at once
+        proc.wait(timeout=60)
+        proc.stderr.close()
+    before = sorted(p.name for p in folder.glob("part-*.parquet"))
+    n_partitions = N_IMAGES + N_BROKEN
+    assert 0 < len(before) < n_partitions, "the run was not killed half-way"
+    assert not out.exists()
+    assert main(scan_args(dataset, model_path, out, "--thresholds", "scan", "--scheduler",
+                          client.scheduler.address, "--partition-size", "1")) == 0
+    cap = capsys.readouterr()
+    assert (f"{n_partitions - len(before)} written, {len(before)} already there, {n_partitions} in all"
+            in cap.err), cap.err
+    assert main(scan_args(dataset, model_path, tmp_path / "one.ecsv", "--thresholds", "scan")) == 0
+    assert_scans_equal(Table.read(tmp_path / "one.ecsv"), Table.read(out))
