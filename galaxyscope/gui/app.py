@@ -141,7 +141,9 @@ def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str
     if screenshot is not None or size is not None:
         window.resize(*(size or DEFAULT_WINDOW_SIZE))
     window.show()
-    window.load_model(model, shipped_default=not model)
+    model_task = window.load_model(model, shipped_default=not model)
+    if screenshot is not None and model:
+        _stop_if_the_model_fails(window, model_task, tmp)
     if image_set is not None:
         window.set_image_set(image_set, source=str(path))
     elif screenshot is None:
@@ -165,6 +167,23 @@ def run_gui(path: str | Path | None = None, *, model: str | None = None, db: str
               f"(timed out after {screenshot_timeout_s:.0f} s)", file=sys.stderr)
         return 1
     return 0
+
+
+def _stop_if_the_model_fails(window: Any, task: Any, tmp: Any) -> None:
+    """With --screenshot and a named model: wait for it to load and raise its error if it fails.
+
+    Why: the window loads models in a worker and reports a failure in the window, which is
+    right for a person at the screen; a --screenshot run has nobody there, so a broken model
+    must end it as one line and exit status 2, not as a picture of an error.
+    """
+    window.model_load_error = None
+    wait_until(lambda: window.model_task is not task, SCREENSHOT_TIMEOUT_S)
+    error = window.model_load_error
+    if window.model is None and error:
+        window.close()
+        if tmp is not None:
+            tmp.cleanup()
+        raise GalaxyscopeError(str(error))
 
 
 def exit_now(code: int) -> None:

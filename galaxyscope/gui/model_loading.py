@@ -98,6 +98,7 @@ def start_loading(w: MainWindow, path: str | Path | None, *, shipped_default: bo
             w.set_model(model)
             w.show_status(f"{w.model_label.text()}: loaded", 4000)
             return
+        w.model_load_error = note  # read by a --screenshot run, which has nobody to show it to
         w.model_label.setText(label_before)  # the model in use (if any) stays
         w.saliency_controls.score.setText("" if w.model is not None else "no model: images only")
         w.report("warning" if warn else "error", note)
