@@ -18,21 +18,23 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from galaxyscope.errors import GalaxyscopeError, ImageReadError
+from galaxyscope.model.finetune_config import FinetuneConfig
 from galaxyscope.progress import CancelCheck, Progress, raise_if_cancelled
 
 Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class FinetuneSettings:
-    """Everything a fine-tuning run needs besides its data (see `model.finetune.FinetuneConfig`).
+class FinetuneSettings(FinetuneConfig):
+    """Everything a fine-tuning run needs besides its data: the model side (`FinetuneConfig`,
+    inherited) and the report's.
 
     test_fraction: share of the labelled images held out for the before/after report (0: none).
     n_samples: SmoothGrad samples per image when the report measures bar lengths.
@@ -40,32 +42,15 @@ class FinetuneSettings:
     min_images: fewest labelled images worth fine-tuning on.
     """
 
-    label_outputs: tuple[str, ...] | None = None
-    epochs: int = 8
-    batch_size: int = 16
-    lr: float = 3e-4
-    val_fraction: float = 0.2
-    patience: int = 3
-    seed: int = 0
-    guide_weight: float = 1.0
-    guide_kind: str = "match"
-    width_fraction: float = 0.3
-    augment: bool = True
-    device: str | None = None
     test_fraction: float = 0.25
     n_samples: int = 16
     length_method: str = "moments"
     n_resamples: int = 2000
     min_images: int = 8
 
-    def config(self):
-        """The model-side part (`FinetuneConfig`)."""
-        from galaxyscope.model.finetune import FinetuneConfig
-
-        return FinetuneConfig(label_outputs=self.label_outputs, epochs=self.epochs, batch_size=self.batch_size,
-                              lr=self.lr, val_fraction=self.val_fraction, patience=self.patience, seed=self.seed,
-                              guide_weight=self.guide_weight, guide_kind=self.guide_kind,
-                              width_fraction=self.width_fraction, augment=self.augment, device=self.device)
+    def config(self) -> FinetuneConfig:
+        """The model-side part alone."""
+        return FinetuneConfig(**{f.name: getattr(self, f.name) for f in fields(FinetuneConfig)})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
