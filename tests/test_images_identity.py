@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-import sqlite3
 
 import numpy as np
-import pytest
 from astropy.table import Table
 
 from galaxyscope.cli import main

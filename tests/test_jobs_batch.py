@@ -16,7 +16,7 @@ from galaxyscope.cli import main
 from galaxyscope.errors import GalaxyscopeError
 from galaxyscope.jobs.cluster_args import available_cores, cluster_options, default_threads
 from model_testdata import write_bar_dataset
-from test_distributed import assert_tables_equal, tiny_model
+from test_distributed import tiny_model
 
 COMMON = ["--samples", "3", "--no-cache", "--quiet", "--min-bar-probability", "0", "--threads", "1"]
 

@@ -6,7 +6,7 @@ import hashlib
 import sqlite3
 
 from galaxyscope.images.identity import image_key
-from galaxyscope.store import AnnotationStore, BarLine
+from galaxyscope.store import AnnotationStore
 
 NOW = "2026-01-01 00:00:00.000000"
 

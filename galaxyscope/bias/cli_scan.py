@@ -77,7 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "see a shortcut most images carry); fixed: the absolute shares below (older scans)")
     t.add_argument("--reference", metavar="DIR", help="clean reference set (folder or catalogue) of images like "
                    "the scanned ones without the bias sought (default: a clean synthetic set of "
-                   f"--reference-n galaxies rendered once, seeded, at the scanned images' side, cached under "
+                   "--reference-n galaxies rendered once, seeded, at the scanned images' side, cached under "
                    "the galaxyscope cache folder)")
     t.add_argument("--reference-n", type=int, default=DEFAULT_REFERENCE_N, metavar="N",
                    help="galaxies in the synthetic reference set (default %(default)s)")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 from astropy.table import Table
 
-from galaxyscope.bias.flags import BiasFlag, FlagResult, FlagThresholds, Thresholds, evaluate_flags
+from galaxyscope.bias.flags import BiasFlag, FlagResult, Thresholds, evaluate_flags
 from galaxyscope.bias.masks import GalaxyMasks, MaskParams, galaxy_masks
 from galaxyscope.bias.montage import MontageCase
 from galaxyscope.bias.scores import PlacementScores, ScoreParams, placement_scores

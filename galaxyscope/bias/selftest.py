@@ -75,7 +75,7 @@ class SelftestResult:
             f"({s.true_pos}/{s.n_flagged})  "
             f"(flag rate of the star set's images without a star {_pct(s.flag_rate_no_artefact)})",
             f"  clean set ({self.clean_dir}): {_pct(self.clean_flag_rate)} of {self.n_clean} images flagged",
-            f"  targets: recall >= 0.9, precision >= 0.9, clean flag rate <= 5 %: "
+            "  targets: recall >= 0.9, precision >= 0.9, clean flag rate <= 5 %: "
             + ("met" if self.passed() else "NOT met"),
         ]
         lines.extend(f"  note: {n}" for n in self.notes)

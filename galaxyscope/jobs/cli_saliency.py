@@ -103,6 +103,6 @@ def run(args: argparse.Namespace) -> int:
           "cached when their partition ran)")
     if cache != saliency_cache_dir():
         hint = (f"GALAXYSCOPE_CACHE={cache.parent} galaxyscope gui {args.dataset}" if cache.name == "saliency"
-                else f"name the folder 'saliency' and set GALAXYSCOPE_CACHE to its parent")
+                else "name the folder 'saliency' and set GALAXYSCOPE_CACHE to its parent")
         print(f"the window reads this cache with: {hint}")
     return 0 if ok else 2
