@@ -139,3 +139,25 @@ def test_reference_values_come_from_the_cache_the_second_time(tmp_path, monkeypa
     again = reference_values(model, clean, what="w", saliency=saliency, root=tmp_path / "c")
     assert again.n_images == first.n_images
     assert np.allclose(again.values[OFF_GALAXY], first.values[OFF_GALAXY], equal_nan=True)
+
+
+def test_in_a_set_with_a_recurring_spot_a_flag_just_past_the_reference_outside_the_spot_is_dropped():
+    # issue 21: on the grid's tuning sets every per-image false alarm in a star set stood within
+    # 1.33 x its threshold, outside the spot; the star images' own flags stood 7-11 x above
+    from galaxyscope.bias.flags import BiasFlag
+    from galaxyscope.bias.spots import SPOT
+
+    t = RuleThresholds(values={OFF_GALAXY: 0.5, ON_SOURCE: 0.5, OFFSET: 1.0, ON_BORDER: 0.5},
+                       basis={k: "the 100th percentile of 200 clean galaxies" for k in (OFF_GALAXY, ON_SOURCE,
+                                                                                       OFFSET, ON_BORDER)})
+    vals = [scores(outside=0.55), scores(border=0.9), scores(source=0.8, outside=0.9)] + [scores()] * 17
+    spot = BiasFlag(SPOT, "20 % of the saliency lies in the recurring spot", 0.2, 0.05, "the reference")
+    extra = [[], [], [spot]] + [[]] * 17
+    out = flag_set(vals, t, extra=extra)
+    assert not out.verdicts[0].flagged and out.verdicts[0].score < 1  # 1.1 x: weak next to a shortcut
+    assert out.verdicts[1].kinds == [ON_BORDER]  # 1.8 x: stands
+    assert set(out.verdicts[2].kinds) == {ON_SOURCE, OFF_GALAXY, SPOT}  # the spot's image keeps all its flags
+    assert any("outside the recurring spot" in n and "1.5 x" in n for n in out.notes)
+    # without a spot in the set (a clean set) the same values keep their flags
+    plain = flag_set(vals, t, extra=[[]] * 20)
+    assert plain.verdicts[0].kinds == [OFF_GALAXY] and not plain.notes

@@ -17,3 +17,6 @@ DEFAULT_BROAD_FRACTION = 0.5
 DEFAULT_REFERENCE_N = 200
 #: galaxies in each set of the planted-shortcut self-test
 DEFAULT_SELFTEST_N = 100
+#: in a set where the recurring-spot rule fired, a per-image flag on an image outside the spot
+#: stands only at this many times its threshold (chosen on the grid's tuning sets: tried 1.25, 1.5, 2)
+DEFAULT_SPOT_SET_FACTOR = 1.5
