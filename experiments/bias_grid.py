@@ -285,24 +285,27 @@ LIMITS = (
     "torch on one thread; each image side has one star set and one clean set of 100 images (35 carry the star), "
     "shared by the models of that side, so one false alarm moves precision by about 0.025 and the clean flag "
     "rate by 1 point. The per-image rules' false alarms (about 1-5 % of clean galaxies; the family-wise 1 % "
-    "level sits at or near each rule's maximum on a 200-image reference) are what keeps precision near 0.9; the recurring-spot rule alone "
-    "finds the star images.")
+    "level sits at or near each rule's maximum on a 200-image reference) are what kept precision near 0.9; in a "
+    "set where the recurring spot is found they now need 1.5 x their threshold outside the spot; the "
+    "recurring-spot rule alone finds the star images.")
 
 
 SELFTEST_TEXT = """`galaxyscope scan-bias --selftest` renders its own star and clean sets (seeds 4242001/4242002,
 apart from the grid's) and scans them as a scan of the user's images would be scanned. On
-s212-n600-seed1 (run by hand, not by this script):
+s212-n600-seed1 (run by hand, not by this script; the note lines trimmed):
 
 ```
 $ galaxyscope scan-bias --selftest --model s212-n600-seed1.safetensors --selftest-size 212 --threads 1 --quiet
 planted-shortcut self-test (reference thresholds)
-  star set (.../bias-selftest/star-212px-n100-seed4242001): 35 of 100 images carry the star; 39 flagged, 35 of them with the star
-  recall 1.000 (35/35)  precision 0.897 (35/39)  (flag rate of the star set's images without a star 6.2 %)
+  star set (.../bias-selftest/star-212px-n100-seed4242001): 35 of 100 images carry the star; 36 flagged, 35 of them with the star
+  recall 1.000 (35/35)  precision 0.972 (35/36)  (flag rate of the star set's images without a star 1.5 %)
   clean set (.../bias-selftest/clean-212px-n100-seed4242002): 5.0 % of 100 images flagged
-  targets: recall >= 0.9, precision >= 0.9, clean flag rate <= 5 %: NOT met
+  targets: recall >= 0.9, precision >= 0.9, clean flag rate <= 5 %: met
+  note: star set: 3 image(s) outside the recurring spot crossed a per-image threshold by less than 1.5 x: not flagged, ...
 ```
 
-(exit status 1: precision misses 0.9 by one image.)"""
+(exit status 0. Before the 1.5 x rule for per-image flags in a set with a recurring spot, the same run
+gave 39 flagged, precision 0.897 (35/39), and exit status 1.)"""
 
 
 #: what the defaults were tuned on and how they did there (tuning sets only; see the module docstring)
@@ -312,8 +315,15 @@ TUNING = {
              "212": "tune-star-212-seed902 (n=100, 35 with the star) and tune-clean-212-seed912 (n=100), "
                     "model s212-n600-seed1"},
     "per_rule_99th_only_424": {"recall": 0.23, "precision": 0.57},
-    "final_424": {"recall": 1.00, "precision": 0.88, "clean_flag_rate": 0.03},
-    "final_212": {"recall": 0.97, "precision": 0.94, "clean_flag_rate": 0.02},
+    "before_spot_set_factor_424": {"recall": 1.00, "precision": 0.88, "clean_flag_rate": 0.03},
+    "before_spot_set_factor_212": {"recall": 0.97, "precision": 0.94, "clean_flag_rate": 0.02},
+    "tried_quantile_0.995": "no change (424 px 0.875, 212 px 0.944): the thresholds already sit above the reference's maxima",
+    "tried_spot_set_factor": {"1.25": {"precision_424": 0.921, "precision_212": 1.00},
+                              "1.5": {"precision_424": 0.946, "precision_212": 1.00},
+                              "2": {"precision_424": 0.946, "precision_212": 1.00},
+                              "inf": {"precision_424": 0.946, "precision_212": 1.00}},
+    "final_424": {"recall": 1.00, "precision": 0.946, "clean_flag_rate": 0.03},
+    "final_212": {"recall": 0.97, "precision": 1.00, "clean_flag_rate": 0.02},
 }
 TUNING_TEXT = (
     "Every choice was made on tuning sets (seeds 901/911 at 424 px with model s424-n600-seed0, 902/912 at 212 px "
@@ -326,10 +336,20 @@ TUNING_TEXT = (
     "then on the saliency on other sources only; tried: z 3/4/6, growing the spot by 0/1 cells, thresholds "
     "median + 2-8 MAD and margins 0.03/0.05/0.08/0.12; chosen: z 3, grow 1, median + 5 MAD but at least 0.05. "
     "The per-image rules were made family-wise (at most 1 % of the reference flagged by any rule; tried levels "
-    "0.98-0.998). Final defaults on the tuning sets: 424 px recall 1.00, precision 0.88, 3 % of the clean set "
-    "flagged; 212 px recall 0.97, precision 0.94, 2 %. The remaining false alarms on star sets are per-image "
-    "placements (mostly saliency off the galaxy or on the border) as rare on clean galaxies as the 1 % level "
-    "says; with 35 star images in 100 they cost about 0.05-0.1 of precision.")
+    "0.98-0.998). With these the tuning sets gave 424 px recall 1.00, precision 0.88, 3 % of the clean set "
+    "flagged; 212 px recall 0.97, precision 0.94, 2 %. Of the star sets' false alarms, 5 of 7 were per-image "
+    "flags (424 px: 2 off the galaxy, 1 on the border; 212 px: 1 offset, 1 on the border), each on an image "
+    "outside the recurring spot and within 1.02-1.33 x its threshold, which already sat just above the "
+    "reference's maximum (so a stricter family-wise level, tried: --quantile 0.995, changed nothing); the star "
+    "images' own per-image flags stood 7-11 x above theirs. Chosen (issue 21, precision): in a set where the "
+    "recurring-spot rule fired, an image the spot does not flag keeps a per-image flag only at 1.5 x its "
+    "threshold or more (the set is shown not to be like the reference, so a value just past its extreme is weak "
+    "evidence; a note says how many were dropped); clean sets, where no spot is found, are judged as before. "
+    "Tried factors 1.25 / 1.5 / 2 / infinite (per-image flags must agree with the spot): 424 px precision "
+    "0.921 / 0.946 / 0.946 / 0.946, 212 px 1.00 for all; 1.5 is the smallest that drops them all and leaves a "
+    "blatant second placement flagged. Final defaults on the tuning sets: 424 px recall 1.00, precision 0.946 "
+    "(the 2 left are spot flags on images without the star), 3 % of the clean set flagged; 212 px recall 0.97, "
+    "precision 1.00, 2 %.")
 
 
 def main(argv: list[str] | None = None) -> int:
