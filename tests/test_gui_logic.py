@@ -239,6 +239,18 @@ def test_length_label_units_appear_only_when_known():
     assert length_label(None, None, None) == "no bar measured"
 
 
+def test_a_refused_bar_gives_the_gates_reason_not_the_calibration_note():
+    from dataclasses import replace
+
+    m = measure_bar(bar_map(), "moments")
+    refused = replace(m, flags=("no_bar",), notes=("length calibrated x0.30 +- 64 % (fitted on 46 bars)",
+                                                   "no bar detected (P = 0.68 < 0.75)"))
+    assert length_label(refused, None, None) == "no bar detected (P = 0.68 < 0.75)"
+    assert describe_fit(type("Fit", (), {"measurement": refused, "method": "moments", "error": None})(),
+                        None, None).splitlines()[0] == "moments: no bar detected (P = 0.68 < 0.75)"
+    assert length_label(replace(refused, notes=()), None, None) == "no bar detected"
+
+
 def test_fit_bar_uses_parameters_and_describe_lists_flags():
     sal = bar_map()
     low = fit_bar(sal, "moments", params_with(MomentsParams(), {"t_start": 0.2}), model_input_size=None,

@@ -76,8 +76,9 @@ def length_label(m: BarMeasurement | None, pixel_scale: u.Quantity | None, redsh
 
     Units that cannot be known (no pixel scale, no redshift) are left out, never guessed.
     """
-    if m is not None and "no_bar" in m.flags and m.notes:
-        return m.notes[0]
+    if m is not None and "no_bar" in m.flags:
+        why = [note for note in m.notes if note.startswith("no bar")]  # not the calibration's note
+        return why[0] if why else "no bar detected"
     if m is None or not m.ok:
         return "no bar measured"
     lengths = m.with_units(pixel_scale, redshift)
