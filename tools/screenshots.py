@@ -25,8 +25,12 @@ Targets (``--list`` prints them):
   the save Enter does), placed along the elongation of each galaxy's inner light
   (`light_axis`) with seeded jitter: they show the tools, they are not real
   annotations. The Hoyle lengths are the published ones.
-- ``bias``: docs/bias.png, the Bias tab after browsing a few galaxies, with the galaxy
-  mask outline on.
+- ``bias``: docs/bias.png, the Bias tab with flagged images and their full reasons: a small
+  shortcut model trained (seeded, about a minute of CPU) on synthetic galaxies where a planted star
+  marks most barred ones, a fresh star set opened with it, Measure all, the set's scan against
+  the clean synthetic reference, one flagged galaxy selected with its reasons under the table and
+  the galaxy-mask outline on. Synthetic data and a deliberately biased model: the shipped
+  model flags nothing on the bundled examples.
 - ``mosaic``: docs/mosaic.png, real Galaxy Zoo examples beside synthetic galaxies
   (``tools.mosaic``; no window).
 - ``icon``: resources/icons/galaxyscope.png, the 256 px icon rendered from the SVG
@@ -61,7 +65,13 @@ ANNOTATE_IMAGES = 6  # barred examples that both demonstration annotators draw o
 ANNOTATE_SHOWN = "sdss/sloan-2_a-0_2.jpg"  # on screen in annotate(-blind).png: P(bar) 0.81 passes the gate
 VETTING_SET = "galaxy-builder-dev"  # real galaxies with SDSS objids, some of them in Hoyle et al. (2011)
 VETTING_SHOWN = "587727942423281732"  # on screen in vetting.png: a bar in Galaxy Builder, one the machine measures
-BIAS_VISITS = 4  # galaxies browsed before the Bias tab is shown
+BIAS_SHORTCUT = ["--artefact", "star", "--artefact-on", "bar", "--artefact-fraction", "0.7"]  # as experiments.bias_grid
+BIAS_SIDE = 212  # px side of the star sets (bias_grid's smaller side)
+BIAS_TRAIN_N = 300  # galaxies the shortcut model trains on
+BIAS_EPOCHS = 4
+BIAS_SHOWN_N = 24  # galaxies of the star set the picture shows
+BIAS_RESULTS_SHARE = 0.52  # of the window's height given to the Results dock in bias.png
+BIAS_SAMPLES = 4  # SmoothGrad samples per map (scan-bias and Measure all alike)
 PRIVATE_ENV = USER_FILE_ENV_VARS
 
 
@@ -81,7 +91,7 @@ TARGETS: tuple[Target, ...] = (
     Target("annotate-blind", "docs/annotate-blind.png", "annotate mode before saving: only your own line", True),
     Target("annotate", "docs/annotate.png", "after saving, V: two annotators, the machine's line, saliency", True),
     Target("vetting", "docs/vetting.png", "the vetting view with Hoyle et al. (2011) reference lengths", True),
-    Target("bias", "docs/bias.png", "the Bias tab with the galaxy-mask outline", True),
+    Target("bias", "docs/bias.png", "the Bias tab: a shortcut model's flags on a planted-star set, full reasons", True),
     Target("mosaic", "docs/mosaic.png", "real Galaxy Zoo examples beside synthetic galaxies", False),
     Target("icon", "resources/icons/galaxyscope.png", "the 256 px application icon from galaxyscope.svg", True),
 )
@@ -154,9 +164,10 @@ def _ensure_platform() -> None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def open_demo_window(tmp: Path, size: tuple[int, int], db: Path | None = None, data: Path | None = None) -> Any:
-    """The main window on the bundled Galaxy Zoo examples (or ``data``) with the shipped model, as
-    ``galaxyscope demo`` opens it, but with a fresh settings file and no restored layout."""
+def open_demo_window(tmp: Path, size: tuple[int, int], db: Path | None = None, data: Path | None = None,
+                     model: Path | None = None) -> Any:
+    """The main window on the bundled Galaxy Zoo examples (or ``data``) with the shipped model (or
+    ``model``), as ``galaxyscope demo`` opens it, but with a fresh settings file and no restored layout."""
     from galaxyscope.gui.app import ensure_app, load_model_for_gui
     from galaxyscope.gui.main_window import MainWindow
     from galaxyscope.gui.settings import Settings
@@ -166,7 +177,7 @@ def open_demo_window(tmp: Path, size: tuple[int, int], db: Path | None = None, d
 
     _ensure_platform()
     image_set = ImageSet.open(data if data is not None else sample_path("gz-bar-examples"))
-    loaded, note = load_model_for_gui(None)
+    loaded, note = load_model_for_gui(str(model) if model is not None else None)
     if loaded is None:
         from galaxyscope.errors import GalaxyscopeError
 
@@ -375,19 +386,77 @@ def make_vetting(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path)
         window.close()
 
 
+def make_shortcut_model(tmp: Path) -> tuple[Path, Path]:
+    """(a star set to show, a shortcut model): the planted-star sets of ``experiments.bias_grid``, small,
+    and the clean reference the window's bias scan compares with.
+
+    What a user would run (seeded, so the same model and flags every time):
+
+        galaxyscope synth TRAIN --n 300 --size 212 --seed 103 --artefact star --artefact-on bar --artefact-fraction 0.7
+        galaxyscope synth SHOWN --n 24 --size 212 --seed 202 (same artefact options)
+        galaxyscope train TRAIN --target has_bar --out MODEL --epochs 4 --seed 1 --threads 1
+        galaxyscope scan-bias SHOWN --model MODEL --out FLAGS.ecsv --samples 4 --target has_bar
+
+    A saturated star beside 70 % of the barred galaxies: the network learns to look at it. The
+    scan renders and scans the default clean synthetic reference once and caches its values (in
+    the private cache), which is what the window's own scan after Measure all then compares with
+    (without it the window falls back on the set's own spread, which cannot see a shortcut that
+    many images carry); the scan's saliency maps are cached too, so Measure all reuses them.
+    ``--target has_bar`` names the output the window explains: the cached values are keyed by the
+    saliency settings, and the window's request names the bar output where the CLI's default is None."""
+    from galaxyscope.cli import main
+
+    train, shown, model = tmp / "star-train", tmp / "star-shown", tmp / "shortcut.safetensors"
+    for folder, n, seed in ((train, BIAS_TRAIN_N, 103), (shown, BIAS_SHOWN_N, 202)):
+        code = main(["synth", str(folder), "--n", str(n), "--size", str(BIAS_SIDE), "--seed", str(seed), *BIAS_SHORTCUT])
+        if code != 0:
+            raise RuntimeError(f"galaxyscope synth {folder.name} exited with {code}")
+    code = main(["train", str(train), "--target", "has_bar", "--out", str(model), "--epochs", str(BIAS_EPOCHS),
+                 "--seed", "1", "--threads", "1", "--quiet"])
+    if code != 0:
+        raise RuntimeError(f"galaxyscope train exited with {code}")
+    code = main(["scan-bias", str(shown), "--model", str(model), "--out", str(tmp / "flags.ecsv"),
+                 "--samples", str(BIAS_SAMPLES), "--target", "has_bar", "--quiet"])
+    if code != 0:
+        raise RuntimeError(f"galaxyscope scan-bias exited with {code}")
+    return shown, model
+
+
 def make_bias(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) -> Path:
-    """docs/bias.png: browse the first galaxies (each saliency map is checked), come back to
-    the first, show the Bias tab with the galaxy-mask outline."""
-    window = open_demo_window(tmp, size)
+    """docs/bias.png: a model trained on a set where a planted star marks most barred galaxies (a
+    shortcut), a fresh set made the same way opened with it, Measure all, then the Bias tab's scan of the
+    whole set: a flagged galaxy selected, its full reasons under the table, the galaxy-mask outline on."""
+    shown, model = make_shortcut_model(tmp)
+    window = open_demo_window(tmp, size, data=shown, model=model)
     try:
-        keys = list(window.browser.model.keys)[:BIAS_VISITS]
-        for key in keys[1:] + keys[:1]:
-            show_file(window, key, timeout_s)
-            wait_for(window, lambda: key in window.bias.checked, timeout_s, f"bias check of {key}")
+        window.saliency_controls.samples.setValue(BIAS_SAMPLES)
         bias = window.bias
-        wait_for(window, lambda: bias.current is not None, timeout_s, "bias check of the shown image")
-        bias.panel.show_mask.setChecked(True)
-        window.bottom_tabs.setCurrentWidget(bias.panel)
+        wait_for(window, window.is_settled, timeout_s, "the first galaxy")
+        finished: list[str] = []
+        window.batch_finished.connect(finished.append)
+        window.batch_measure()
+        wait_for(window, lambda: bool(finished), timeout_s, "Measure all")
+        if finished[0] != "succeeded":
+            raise RuntimeError(f"Measure all ended {finished[0]!r}")
+        wait_for(window, lambda: bias.last_report is not None, timeout_s, "the bias scan of the set")
+        flagged = [r for r in bias.last_report.rows if r.flagged]
+        if not flagged or bias.last_report.meta.get("threshold_mode") != "reference":
+            raise RuntimeError(f"the window's bias scan ({bias.last_report.meta.get('threshold_mode')} thresholds) "
+                               f"flagged {len(flagged)} image(s) of the star set: the picture needs flags and reasons")
+        key = max(flagged, key=lambda r: len(r.reasons)).filename  # the one with the most reasons
+        show_file(window, key, timeout_s)
+        wait_for(window, lambda: bias.current is not None and bias.current.key == key, timeout_s, f"bias check of {key}")
+        panel = bias.panel
+        bias.show_report(bias.last_report, window.image_set)  # the set's verdicts again over the viewed one's
+        row = next(r for r in range(panel.table.rowCount()) if panel.key_at(r) == key)
+        panel.table.selectRow(row)
+        panel.show_detail(key)
+        panel.show_mask.setChecked(True)
+        window.bottom_tabs.setCurrentWidget(panel)
+        from PySide6.QtCore import Qt
+
+        # room for the set's notes, several rows and the selected row's reasons, whole
+        window.resizeDocks([window.bottom_dock], [int(BIAS_RESULTS_SHARE * size[1])], Qt.Orientation.Vertical)
         return _save(window, path, timeout_s)
     finally:
         window.close()
