@@ -141,6 +141,20 @@ def test_reference_values_come_from_the_cache_the_second_time(tmp_path, monkeypa
     assert np.allclose(again.values[OFF_GALAXY], first.values[OFF_GALAXY], equal_nan=True)
 
 
+def test_the_bar_output_named_none_by_name_or_by_index_shares_one_cached_value_key(tmp_path):
+    # scan-bias scans with target None, the window with the bar output's name: both must find
+    # the values the other cached (the window fell back to the set's own spread before)
+    from galaxyscope.bias.reference import values_key
+
+    model = star_looker_model()
+    bar = model.meta.output_names[model.output_index(None)]
+    keys = {values_key(model, tmp_path, dict(method="smoothgrad", n_samples=1, noise=0.1, seed=0, target=t))
+            for t in (None, bar, model.output_index(None))}
+    assert len(keys) == 1
+    other = values_key(model, tmp_path, dict(method="smoothgrad", n_samples=2, noise=0.1, seed=0, target=None))
+    assert other not in keys
+
+
 def test_in_a_set_with_a_recurring_spot_a_flag_just_past_the_reference_outside_the_spot_is_dropped():
     # issue 21: on the grid's tuning sets every per-image false alarm in a star set stood within
     # 1.33 x its threshold, outside the spot; the star images' own flags stood 7-11 x above

@@ -138,7 +138,19 @@ def typical_side(image_set: Any, sample: int = 5) -> int:
 
 def values_key(model: Any, reference: str | Path, saliency: Mapping[str, Any], extra: Mapping[str, Any] | None = None
                ) -> str:
-    """Cache key of one model's values on one reference with one set of saliency settings."""
+    """Cache key of one model's values on one reference with one set of saliency settings.
+
+    The target is keyed by the output index it resolves to, so the same output named as
+    None (the bar output), by name or by index gives one key: `scan-bias` (target None by
+    default) and the window (the bar output by name) then share the cached values.
+    """
+    saliency = dict(saliency)
+    resolve = getattr(model, "output_index", None)
+    if callable(resolve) and "target" in saliency:
+        try:
+            saliency["target"] = int(resolve(saliency["target"]))
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            pass  # an unknown target keeps its own key (the scan itself will say what is wrong)
     ref = Path(reference).resolve()
     cat = ref / "catalog.ecsv" if ref.is_dir() else ref
     try:
