@@ -9,7 +9,6 @@ SmoothGrad samples; no timings.
 
 from __future__ import annotations
 
-import faulthandler
 import math
 from pathlib import Path
 
@@ -26,16 +25,15 @@ from galaxyscope.images.imageset import ImageSet
 from galaxyscope.jobs.common import resolve_model
 from galaxyscope.jobs.distributed import (
     compute_partition,
-    dask_client,
     plan_partitions,
     read_partitions,
     run_partitions,
 )
 from test_bias_scan import tiny_checkpoint
 from test_bias_testdata import write_scene_dataset
+from test_distributed import client  # noqa: F401 - the same 2-process LocalCluster fixture
 
 N_IMAGES, N_BROKEN, SAMPLES = 8, 1, 2
-HANG_GUARD_S = 420
 
 
 @pytest.fixture(scope="module")
@@ -43,17 +41,6 @@ def data(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("scan-distributed")
     dataset = write_scene_dataset(root / "set", n=N_IMAGES, n_broken=N_BROKEN)
     return dataset, tiny_checkpoint(root / "m.safetensors")
-
-
-@pytest.fixture(scope="module")
-def client():
-    faulthandler.dump_traceback_later(HANG_GUARD_S, exit=True)
-    try:
-        with dask_client(workers=2, threads_per_worker=1, dashboard=False, timeout_s=120) as c:
-            c.wait_for_workers(2, timeout=120)
-            yield c
-    finally:
-        faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture
