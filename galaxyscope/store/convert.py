@@ -68,6 +68,15 @@ def split_objid(objid: Any) -> tuple[int | None, str | None]:
                     f"got {type(objid).__name__}")
 
 
+def cell_text(value: Any) -> str:
+    """A table cell as stripped text (bytes from FITS decoded, None as "")."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").strip()
+    return str(value).strip()
+
+
 def file_sha256(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes (identifies an image even after it is moved)."""
     digest = hashlib.sha256()

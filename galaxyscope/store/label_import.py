@@ -28,6 +28,7 @@ from galaxyscope.images.catalogue import read_catalogue, row_dict
 from galaxyscope.images.identity import OBJID_COLUMNS, identity_of, image_key, objid_of
 from galaxyscope.progress import CancelCheck, Progress
 from galaxyscope.store.annotation_store import AnnotationStore
+from galaxyscope.store.convert import cell_text as _text
 from galaxyscope.store.convert import file_sha256, split_objid
 from galaxyscope.store.labels import write_label
 from galaxyscope.store.records import BarLine
@@ -64,14 +65,6 @@ def is_label_table(columns: list[str]) -> bool:
     ``annotations export`` (which has a ``source`` column)."""
     names = {c.lower() for c in columns}
     return LABEL_COLUMN in names and "source" not in names
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace").strip()
-    return str(value).strip()
 
 
 def _number(row: dict[str, Any], name: str) -> float | None:

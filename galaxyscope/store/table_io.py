@@ -28,6 +28,7 @@ from galaxyscope.errors import CancelledError, GalaxyscopeError, ImageReadError
 from galaxyscope.images.catalogue import read_catalogue, row_dict
 from galaxyscope.progress import CancelCheck, Progress
 from galaxyscope.store.annotation_store import AnnotationStore
+from galaxyscope.store.convert import cell_text as _text
 from galaxyscope.store.convert import split_objid
 from galaxyscope.store.records import BarLine, ReferenceRow
 
@@ -214,14 +215,6 @@ def export_annotations(store: AnnotationStore, out: str | Path, **kwargs: Any) -
 
 
 # ---------------------------------------------------------------------- import
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace").strip()
-    return str(value).strip()
 
 
 def _num(value: Any) -> float | None:
