@@ -16,6 +16,7 @@ or, if there is none, the nearest segment within a quarter of the frame.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 import warnings
 from dataclasses import dataclass
 
@@ -49,6 +50,16 @@ class GalaxyExtent:
         if not self.ok:
             return f"galaxy extent unknown ({self.reason})"
         return f"R50 {self.r50_px:.1f} px, R90 {self.r90_px:.1f} px"
+
+
+def _min_pixels(detect: Callable[..., object], n: int) -> dict[str, int]:
+    """The minimum-size argument under photutils 3's name (n_pixels) or 2's (npixels).
+
+    Why: photutils 3 deprecates ``npixels`` with a warning printed in the user's terminal.
+    """
+    import inspect
+
+    return {"n_pixels" if "n_pixels" in inspect.signature(detect).parameters else "npixels": int(n)}
 
 
 def _centroids(cat) -> tuple[np.ndarray, np.ndarray]:
@@ -111,7 +122,7 @@ def measure_extent(image: GalaxyImage | np.ndarray) -> GalaxyExtent:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         smooth = convolve(data, make_2dgaussian_kernel(3.0, size=7), normalize_kernel=True)
-        segm = detect_sources(smooth, DETECT_SIGMA * noise, npixels=MIN_SEGMENT_PX)
+        segm = detect_sources(smooth, DETECT_SIGMA * noise, **_min_pixels(detect_sources, MIN_SEGMENT_PX))
         if segm is None:
             return _failed(shape, "no source above the sky")
         h, w = shape
