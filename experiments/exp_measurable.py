@@ -1,0 +1,205 @@
+"""Issue 20: attribution maps judged on measurable bars (has_bar, simulated GZ2 bar vote >= 0.5).
+
+    python -m experiments.exp_measurable maps --data DIR --work WORK [--variants sg,ig_axi,...]
+    python -m experiments.exp_measurable score --data DIR --work WORK [--fit-on OTHER_WORK]
+
+``maps`` computes each variant's model-input map for every measurable bar of DIR and keeps
+them in WORK/maps_VARIANT.npz; ``score`` measures them with the moments grid and prints
+Spearman rho, Pearson r, rho of length/r90 and the median relative error after one length
+scale (fitted on the same set, or, with ``--fit-on``, taken from another set's best setting:
+the honest number). The variants:
+
+- ``sg``: SmoothGrad |gradient|, the shipped default (N samples, noise 0.1);
+- ``ig_axi``: Integrated Gradients from the galaxy's own axisymmetric model (median light in
+  fixed-geometry elliptical annuli), positive part: the model's view of the non-axisymmetric light;
+- ``sgxr``: signed SmoothGrad gradient x (input - axisymmetric model), positive part (one-step IG);
+- ``occ_axi``: occlusion whose window is filled with the axisymmetric model (the drop of the bar
+  logit when that patch's non-axisymmetric light is removed), positive part;
+- ``resid``: the positive non-axisymmetric residual alone, no network (the control that says how
+  much of a variant's length comes from the image rather than the model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from experiments.common import measurable_bars, shipped_model
+
+VARIANTS = ("sg", "ig_axi", "sgxr", "resid", "occ_axi")
+
+
+def open_measurable(path: Path):
+    from galaxyscope.images.imageset import ImageSet
+
+    s = ImageSet.open(path)
+    has = np.asarray(s.column("has_bar"), bool)
+    vote = np.asarray(s.column("t03_bar_a06_bar_fraction"), float)
+    idx = np.flatnonzero(measurable_bars(has, vote))
+    col = lambda n: np.asarray(s.column(n), float)[idx]  # noqa: E731
+    return s, idx, col("bar_length_px"), col("r90_px")
+
+
+def compute_maps(args) -> int:
+    import torch
+
+    from galaxyscope.model.checkpoint import load_checkpoint
+    from galaxyscope.saliency.attributions import captum_class, smoothgrad_attribution
+    from galaxyscope.saliency.axisymmetric import axisymmetric_model
+
+    torch.set_num_threads(args.threads)
+    s, idx, true, r90 = open_measurable(args.data)
+    if args.limit:
+        idx = idx[: args.limit]
+    model = load_checkpoint(args.model or shipped_model(), device="cpu")
+    net = model.net.eval()
+    tgt = model.output_index(None)
+    IG = captum_class("IntegratedGradients")
+    args.work.mkdir(parents=True, exist_ok=True)
+    out: dict[str, list] = {v: [] for v in args.variants}
+    boxes = []
+    t0 = time.perf_counter()
+    for n, i in enumerate(idx):
+        im = s[int(i)]
+        x = model.preprocessing.to_model(im)
+        boxes.append(model.preprocessing.box_for(im))
+        base = torch.from_numpy(axisymmetric_model(x[0].numpy())[None]).float()
+        resid = (x - base).detach()
+        g = None
+        if "sg" in out or "sgxr" in out:
+            sigma = 0.1 * float(x.max() - x.min())
+            with torch.enable_grad():
+                g = smoothgrad_attribution(net, x.clone().requires_grad_(True), tgt, n_samples=args.samples,
+                                           stdev=sigma, chunk=5, seed=0, absolute=False)
+            if "sg" in out:
+                with torch.enable_grad():
+                    ga = smoothgrad_attribution(net, x.clone().requires_grad_(True), tgt, n_samples=args.samples,
+                                                stdev=sigma, chunk=5, seed=0, absolute=True)
+                out["sg"].append(ga.abs().amax(1)[0].numpy())
+            if "sgxr" in out:
+                out["sgxr"].append(torch.relu((g * resid).sum(1))[0].numpy())
+        if "ig_axi" in out:
+            with torch.enable_grad():
+                a = IG(net).attribute(x.clone().requires_grad_(True), baselines=base, target=tgt,
+                                      n_steps=args.steps, internal_batch_size=args.steps)
+            out["ig_axi"].append(torch.relu(a.sum(1))[0].detach().numpy())
+        if "occ_axi" in out:
+            occ = captum_class("Occlusion")(net)
+            w, st = args.window, max(1, args.window // 2)
+            with torch.no_grad():
+                a = occ.attribute(x, sliding_window_shapes=(x.shape[1], w, w), strides=(x.shape[1], st, st),
+                                  baselines=base, target=tgt, perturbations_per_eval=64)
+            out["occ_axi"].append(torch.relu(a[0, 0]).numpy())
+        if "resid" in out:
+            out["resid"].append(torch.relu(resid.sum(1))[0].numpy())
+        if n % 10 == 0:
+            print(f"{n + 1}/{len(idx)} {time.perf_counter() - t0:.0f} s", flush=True)
+    for v, maps in out.items():
+        np.savez_compressed(args.work / f"maps_{v}.npz", maps=np.stack(maps).astype(np.float32), idx=idx,
+                            boxes=np.array(boxes))
+    return 0
+
+
+def grid():
+    import itertools
+
+    from galaxyscope.measure import MomentsParams
+
+    for t, blur, lf in itertools.product((0.1, 0.2, 0.3, 0.4, 0.5, 0.6), (0.75, 1.5, 3.0), ("extent", "axis")):
+        yield f"t={t} blur={blur} {lf}", MomentsParams(t_start=t, blur_sigma=blur, length_from=lf)
+
+
+def lengths(model, s, maps, idx, boxes, opts) -> np.ndarray:
+    from galaxyscope.measure import measure_bar
+    from galaxyscope.saliency.attributions import normalise_map, original_grid_map
+
+    import torch
+
+    pre = model.preprocessing
+    L = []
+    for m, i, box in zip(maps, idx, boxes):
+        im = s[int(i)]
+        mm = normalise_map(torch.from_numpy(m)[None, None])
+        full = original_grid_map(model, mm, im.height, im.width, box=tuple(box))
+        L.append(measure_bar(full, "moments", options=opts, **pre.measure_kwargs(im)).length_px)
+    return np.array(L)
+
+
+def metrics(L, true, r90, scale=None) -> dict:
+    from scipy.stats import pearsonr, spearmanr
+
+    ok = np.isfinite(L) & (L > 0)
+    if ok.sum() < 10:
+        return {"n": int(ok.sum())}
+    s = float(np.median(true[ok] / L[ok])) if scale is None else scale
+    Lc = s * L[ok]
+    return {"n": int(ok.sum()), "of": len(L), "rho": float(spearmanr(Lc, true[ok])[0]),
+            "r": float(pearsonr(Lc, true[ok])[0]),
+            "rho_r90": float(spearmanr(Lc / r90[ok], true[ok] / r90[ok])[0]),
+            "mre": float(np.median(np.abs(Lc - true[ok]) / true[ok])), "scale": s}
+
+
+def score(args) -> int:
+    from scipy.stats import spearmanr
+
+    from galaxyscope.model.checkpoint import load_checkpoint
+
+    s, idx_all, true_all, r90_all = open_measurable(args.data)
+    model = load_checkpoint(args.model or shipped_model(), device="cpu")
+    fitted = json.loads((args.fit_on / "best.json").read_text()) if args.fit_on else {}
+    best = {}
+    for v in args.variants:
+        f = args.work / f"maps_{v}.npz"
+        if not f.exists():
+            continue
+        z = np.load(f)
+        maps, idx, boxes = z["maps"], z["idx"], z["boxes"]
+        pos = {int(i): k for k, i in enumerate(idx_all)}
+        sel = np.array([pos[int(i)] for i in idx])
+        true, r90 = true_all[sel], r90_all[sel]
+        print(f"== {v} (n={len(idx)}; size-only rho {spearmanr(r90, true)[0]:.2f})")
+        rows = []
+        for label, opts in grid():
+            if v in fitted and label != fitted[v]["label"]:
+                continue
+            m = metrics(lengths(model, s, maps, idx, boxes, opts), true, r90,
+                        scale=fitted[v]["scale"] if v in fitted else None)
+            if "rho" in m:
+                rows.append((label, m))
+        rows.sort(key=lambda r: -(r[1]["rho"] + r[1]["rho_r90"]))
+        for label, m in rows[: args.top]:
+            print(f"  {label:28s} n={m['n']}/{m['of']} rho {m['rho']:.2f} r {m['r']:.2f} "
+                  f"rho/r90 {m['rho_r90']:.2f} mre {m['mre']:.3f} scale {m['scale']:.3f}")
+        if rows:
+            best[v] = {"label": rows[0][0], **rows[0][1]}
+    if not args.fit_on:
+        (args.work / "best.json").write_text(json.dumps(best, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("phase", choices=("maps", "score"))
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--samples", type=int, default=25)
+    ap.add_argument("--steps", type=int, default=16)
+    ap.add_argument("--window", type=int, default=8, help="occlusion window (model px)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--top", type=int, default=3)
+    ap.add_argument("--fit-on", type=Path, default=None)
+    args = ap.parse_args(argv)
+    args.variants = [v for v in args.variants.split(",") if v]
+    return compute_maps(args) if args.phase == "maps" else score(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
