@@ -124,6 +124,7 @@ def test_map_has_image_shape_range_and_is_zero_outside_crop(method, device):
     ("saliency", {}, 1.5, 0.97),
     ("ig", {"n_steps": 8, "baseline": "black"}, 1.5, 0.97),
     ("ig", {"n_steps": 8, "baseline": "blur"}, 1.5, 0.95),
+    ("ig", {"n_steps": 8, "baseline": "axisymmetric"}, 1.5, 0.95),
     ("occlusion", {}, 4.5, 0.95),  # window 4 px at 32 px input
 ])
 def test_map_highlights_the_patch_the_logit_reads(method, kw, margin, min_mass, device):

@@ -41,6 +41,7 @@ from galaxyscope.saliency.methods import (  # noqa: F401 - re-exported: the publ
     DEFAULT_SAMPLES,
     DEFAULT_SEED,
     EXECUTION_PARAMS,
+    IG_BASELINES,
     METHODS,
     MethodSpec,
     SaliencyError,
@@ -121,9 +122,9 @@ def resolve_request(model: LoadedModel, method: str = DEFAULT_METHOD, *, target:
     if p.get("noise", 0.0) < 0:
         raise SaliencyError(f"noise must be >= 0, got {p['noise']}")
     if name == "ig":
-        if p["baseline"] not in ("black", "blur"):
-            raise SaliencyError(f"ig baseline must be 'black' or 'blur', got {p['baseline']!r}")
-        if p["baseline"] == "black":
+        if p["baseline"] not in IG_BASELINES:
+            raise SaliencyError(f"ig baseline must be one of {', '.join(IG_BASELINES)}, got {p['baseline']!r}")
+        if p["baseline"] != "blur":
             p.pop("blur_fraction")
     if name == "occlusion" and not (0 < p["window_fraction"] <= 1 and 0 < p["stride_fraction"] <= 1):
         raise SaliencyError("occlusion window_fraction and stride_fraction must be in (0, 1]")

@@ -89,6 +89,10 @@ def _integrated_gradients(net: Any, x: Any, target: int | None, params: dict[str
         params["blur_sigma_px"] = sigma
         blurred = gaussian_filter(x.detach().cpu().numpy(), sigma=(0, 0, sigma, sigma), mode="nearest")
         base = torch.from_numpy(blurred).to(x.device)
+    elif params["baseline"] == "axisymmetric":
+        from galaxyscope.saliency.axisymmetric import axisymmetric_model
+
+        base = torch.from_numpy(axisymmetric_model(x.detach().cpu().numpy()[0])[None]).to(x.device, x.dtype)
     else:
         base = torch.zeros_like(x)
     return IntegratedGradients(net).attribute(x, baselines=base, target=target, n_steps=params["n_steps"],
@@ -145,8 +149,10 @@ METHODS: dict[str, MethodSpec] = {
     "ig": MethodSpec(
         "ig", "Integrated gradients",
         {"n_steps": 50, "baseline": "black", "blur_fraction": 0.0625, "chunk": 5},
-        "Path integral of gradients from a baseline: black, or a Gaussian-blurred copy "
-        "(sigma = blur_fraction x input size) that keeps the disc but smears out a bar.",
+        "Path integral of gradients from a baseline: black, a Gaussian-blurred copy "
+        "(sigma = blur_fraction x input size) that keeps the disc but smears out a bar, or "
+        "'axisymmetric': the galaxy's own median light on elliptical annuli (the galaxy without "
+        "its bar, arms and stars; saliency.axisymmetric).",
         compute=_integrated_gradients,
     ),
     "gradcam": MethodSpec(
@@ -170,6 +176,9 @@ DEFAULT_SAMPLES: int = METHODS[DEFAULT_METHOD].defaults["n_samples"]
 DEFAULT_NOISE: float = METHODS[DEFAULT_METHOD].defaults["noise"]
 DEFAULT_CHUNK: int = METHODS[DEFAULT_METHOD].defaults["chunk"]
 DEFAULT_SEED: int = METHODS[DEFAULT_METHOD].defaults["seed"]
+
+#: the baselines Integrated Gradients starts its path from
+IG_BASELINES = ("black", "blur", "axisymmetric")
 
 # Parameters that change how the work is split, not the result: left out of cache keys.
 EXECUTION_PARAMS = frozenset({"chunk"})
