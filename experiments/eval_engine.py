@@ -3,7 +3,8 @@
 Run (numbers go to the model card and the README):
 
     galaxyscope synth $GALAXYSCOPE_DATA/test600 --n 600 --seed 8888 --bar-fraction 0.8
-    python -m experiments.masknet_reference ... --out $GALAXYSCOPE_DATA/exp20/masknet_test.ecsv   # optional
+    python -m experiments.exp_saliency reference --train $GALAXYSCOPE_DATA/train4k --val $GALAXYSCOPE_DATA/val300 \
+        --test $GALAXYSCOPE_DATA/test600 --work $GALAXYSCOPE_DATA/exp20      # optional: the upper reference
     python -m experiments.eval_engine --data $GALAXYSCOPE_DATA/test600 \
         --extra $GALAXYSCOPE_DATA/exp20/masknet_test.ecsv --out docs/evaluation.md
 
@@ -93,7 +94,7 @@ def main() -> int:
     ap.add_argument("--regressor", default="resources/models/bar_length_regressor.safetensors")
     ap.add_argument("--samples", type=int, default=50)
     ap.add_argument("--extra", action="append", default=[], type=Path,
-                    help="another results table to judge beside the engine's (e.g. experiments.masknet_reference's)")
+                    help="another results table to judge beside the engine's (e.g. `experiments.exp_saliency reference`'s)")
     ap.add_argument("--out", default=str(REPO / "docs/evaluation.md"))
     ap.add_argument("--work", default=None, help="folder for results tables (default: DATA/eval)")
     args = ap.parse_args()

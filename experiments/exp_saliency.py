@@ -7,7 +7,8 @@ One command regenerates the whole comparison table (models already trained are r
 Data (options; defaults under ``$GALAXYSCOPE_DATA``, see experiments/common.py): ``--work``
 (models and caches, default ``exp6``), ``--train`` (train4k), ``--val`` (val200), ``--test`` (eval400).
 
-Steps (each also runs alone: ``train``, ``masknet``, ``table``):
+Steps (each also runs alone: ``train``, ``masknet``, ``table``; issue 20 adds ``reference`` and
+``evidence``, see the end of this text):
 
 * Variants are fine-tuned from the shipped model for the same number of epochs on the same
   training galaxies (``galaxyscope synth $GALAXYSCOPE_DATA/train4k --n 4000 --seed 100``), 3 seeds each:
@@ -25,6 +26,14 @@ Metrics on the test set's barred galaxies: Spearman rho and Pearson r against th
 rho of length / r90 against true length / r90 ("beyond size"), median relative error after the
 validation scale, all with bootstrap 95 % intervals; "bar share" = mean share of saliency mass
 inside the true bar mask; has_bar AUC on the whole test set and on the 22 real Galaxy Zoo examples.
+
+Issue 20 (lengths judged on measurable bars: has_bar and simulated GZ2 bar vote >= 0.5):
+
+* ``reference`` writes the mask network's lengths of every barred TEST galaxy as a results table
+  (``--table-out``, default WORK/masknet_test.ecsv), its setting and scale chosen on the
+  VALIDATION set's measurable bars, for ``experiments.eval_engine --extra``;
+* ``evidence`` writes SmoothGrad maps of the mask network's pooled bar evidence on the validation
+  set's measurable bars (for ``experiments.exp_measurable score``) and prints that score's P(bar) AUC.
 """
 
 from __future__ import annotations
@@ -41,8 +50,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from experiments.common import (DATA_NOTE, REPO, add_data_option, display_path, measure_grid, measured_lengths,
-                                shipped_model, spearman)
+from experiments.common import (DATA_NOTE, REPO, add_data_option, display_path, measurable_bars, measure_grid,
+                                measured_lengths, shared_data, shipped_model, spearman)
 
 SHIPPED = shipped_model()
 TARGETS = ["has_bar", "t03_bar_a06_bar_fraction", "has_arms", "has_ring"]
@@ -427,9 +436,147 @@ def write_table(rows: list[Row], out: Path, samples: int, sets: Sets, paths: Pat
     print(f"wrote {out}")
 
 
+# ----------------------------------------------------------------------------- issue 20: the measurable-bar yardstick
+
+
+def _measurable_rows(image_set) -> np.ndarray:
+    """Row indices of the measurable bars (has_bar and simulated GZ2 bar vote >= 0.5)."""
+    has = np.asarray(image_set.column("has_bar"), bool)
+    return np.flatnonzero(measurable_bars(has, np.asarray(image_set.column("t03_bar_a06_bar_fraction"), float)))
+
+
+def _predicted_maps(net, image_set, idx, pre) -> list[np.ndarray]:
+    """The mask network's probability map of each image, mapped back onto the image grid."""
+    maps = []
+    with torch.no_grad():
+        for i in idx:
+            im = image_set[int(i)]
+            p = torch.sigmoid(net(pre.to_model(im)))[0, 0].numpy()
+            full = pre.map_back(p, im.height, im.width, box=pre.box_for(im))
+            maps.append(full / max(float(full.max()), 1e-12))
+    return maps
+
+
+def _load_masknet(path: Path) -> MaskNet:
+    net = MaskNet()
+    net.load_state_dict(torch.load(path, weights_only=True))
+    return net.eval()
+
+
+def reference_table(paths: Paths, out: Path, epochs: int = 4, threads: int = 2) -> Path:
+    """The mask-trained upper reference as a results table of the TEST set's barred galaxies.
+
+    Trains MaskNet (reused when WORK/models holds it), picks the `moments` setting with the best
+    Spearman rho of length / r90 on the VALIDATION set's measurable bars and fits one length scale
+    there, then writes filename, method ``masknet`` and bar_length_px for every barred test galaxy,
+    which ``galaxyscope evaluate`` and ``experiments.eval_engine --extra`` read like any measurement.
+    """
+    from astropy.table import Table
+
+    from galaxyscope.images.imageset import ImageSet
+    from galaxyscope.model.checkpoint import load_checkpoint
+
+    torch.set_num_threads(threads)
+    net = _load_masknet(train_masknet(paths, 0, epochs=epochs, threads=threads))
+    pre = load_checkpoint(SHIPPED, device="cpu").preprocessing
+    size, crop = pre.input_size, pre.crop_fraction
+    val = ImageSet.open(paths.val)
+    vidx = _measurable_rows(val)
+    vtrue = np.asarray(val.column("bar_length_px"), float)[vidx]
+    vr90 = np.asarray(val.column("r90_px"), float)[vidx]
+    vmaps = _predicted_maps(net, val, vidx, pre)
+    best = None
+    for method, opts, label in measure_grid():
+        L = measured_lengths(vmaps, method, opts, size, crop)
+        score = spearman(L / vr90, vtrue / vr90)
+        if best is None or np.nan_to_num(score, nan=-9) > np.nan_to_num(best[0], nan=-9):
+            best = (score, method, opts, label, L)
+    score, method, opts, label, Lv = best
+    ok = np.isfinite(Lv) & (Lv > 0)
+    scale = float(np.median(vtrue[ok] / Lv[ok]))
+    print(f"validation ({len(vidx)} measurable bars): {label}, rho/r90 {score:.3f}, scale {scale:.3f}")
+    test = ImageSet.open(paths.test)
+    tidx = np.flatnonzero(np.asarray(test.column("has_bar"), bool))
+    L = measured_lengths(_predicted_maps(net, test, tidx, pre), method, opts, size, crop) * scale
+    names = [str(test.column("filename")[i]) for i in tidx]
+    t = Table({"filename": names, "method": ["masknet"] * len(names), "bar_length_px": L})
+    t.meta["setting"] = {"label": label, "scale": scale, "val_rho_r90": score, "val_bars": int(len(vidx))}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t.write(out, format="ascii.ecsv", overwrite=True)
+    print(json.dumps(t.meta["setting"]))
+    return out
+
+
+def evidence_saliency(paths: Paths, out: Path, samples: int = 25, threads: int = 2) -> Path:
+    """SmoothGrad of the mask network's pooled bar evidence on the VALIDATION set's measurable bars.
+
+    The bar score is the log-mean-exp of the network's per-pixel bar logits; the maps go to
+    OUT/maps_sg.npz in exp_measurable's format (``python -m experiments.exp_measurable score
+    --data VAL --work OUT --variants sg`` judges them). Also prints the pooled score's P(bar) AUC
+    beside the shipped classifier's on the validation set (measurable bars against unbarred), the
+    22 real examples and galaxy-builder-dev (p_bar >= 0.5 against < 0.2).
+    """
+    from galaxyscope.images.imageset import ImageSet
+    from galaxyscope.model.checkpoint import load_checkpoint
+    from galaxyscope.model.val_metrics import binary_auc
+    from galaxyscope.resources import sample_path
+    from galaxyscope.saliency.attributions import smoothgrad_attribution
+
+    torch.set_num_threads(threads)
+    model = load_checkpoint(SHIPPED, device="cpu")
+    pre = model.preprocessing
+    net = _load_masknet(train_masknet(paths, 0, threads=threads))
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, m: torch.nn.Module) -> None:
+            super().__init__()
+            self.m = m
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            z = self.m(x).flatten(1)
+            return (torch.logsumexp(z, 1) - float(np.log(z.shape[1])))[:, None]
+
+    pooled = Pooled(net)
+    val = ImageSet.open(paths.val)
+    idx = _measurable_rows(val)
+    maps, boxes = [], []
+    for i in idx:
+        im = val[int(i)]
+        x = pre.to_model(im)
+        boxes.append(pre.box_for(im))
+        with torch.enable_grad():
+            g = smoothgrad_attribution(pooled, x.clone().requires_grad_(True), 0, n_samples=samples,
+                                       stdev=0.1 * float(x.max() - x.min()), chunk=5, seed=0, absolute=True)
+        maps.append(g.abs().amax(1)[0].numpy())
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / "maps_sg.npz", maps=np.stack(maps), idx=idx, boxes=np.array(boxes))
+    for name, path in (("validation", paths.val), ("gz-bar-examples", sample_path("gz-bar-examples")),
+                       ("galaxy-builder-dev", shared_data("galaxy-builder-dev"))):
+        st = ImageSet.open(path)
+        ims = [im for _, im in st.iter_images()]
+        if "p_bar" in st.catalogue.colnames:
+            p = np.ma.filled(np.ma.asarray(st.column("p_bar"), float), np.nan)
+            keep, y = (p >= 0.5) | (p < 0.2), p >= 0.5
+        else:
+            y = np.asarray(st.column("has_bar"), bool)
+            keep = np.ones(len(y), bool)
+            if "t03_bar_a06_bar_fraction" in st.catalogue.colnames:
+                keep = measurable_bars(y, np.asarray(st.column("t03_bar_a06_bar_fraction"), float)) | ~y
+        with torch.no_grad():
+            a = np.array([float(pooled(pre.to_model(im))) for im in ims])
+        b = model.predict(ims)[:, model.output_index(None)].astype(float)
+        print(f"{name}: {int(keep.sum())} galaxies, pooled evidence AUC {binary_auc(a[keep], y[keep]):.3f}, "
+              f"shipped classifier AUC {binary_auc(b[keep], y[keep]):.3f}")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=("train", "masknet", "table", "all"))
+    ap.add_argument("cmd", choices=("train", "masknet", "table", "all", "reference", "evidence"))
+    ap.add_argument("--epochs", type=int, default=4, help="mask network epochs (masknet, reference)")
+    ap.add_argument("--table-out", type=Path, default=None,
+                    help="reference: results table to write (default WORK/masknet_test.ecsv); "
+                         "evidence: folder of the maps (default WORK/evidence_sg)")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--samples", type=int, default=25)
@@ -446,9 +593,13 @@ def main() -> int:
                 if s in VARIANTS[v].seeds:
                     train_variant(paths, VARIANTS[v], s, args.threads)
     if args.cmd in ("masknet", "all"):
-        train_masknet(paths, 0, threads=args.threads)
+        train_masknet(paths, 0, epochs=args.epochs, threads=args.threads)
     if args.cmd in ("table", "all"):
         table(paths, Path(args.out), args.samples, variants, seeds)
+    if args.cmd == "reference":
+        reference_table(paths, args.table_out or paths.work / "masknet_test.ecsv", args.epochs, args.threads)
+    if args.cmd == "evidence":
+        evidence_saliency(paths, args.table_out or paths.work / "evidence_sg", args.samples, args.threads)
     return 0
 
 
