@@ -27,13 +27,17 @@ rho of length / r90 against true length / r90 ("beyond size"), median relative e
 validation scale, all with bootstrap 95 % intervals; "bar share" = mean share of saliency mass
 inside the true bar mask; has_bar AUC on the whole test set and on the 22 real Galaxy Zoo examples.
 
-Issue 20 (lengths judged on measurable bars: has_bar and simulated GZ2 bar vote >= 0.5):
+Issue 20 (lengths judged on measurable bars: has_bar and simulated GZ2 bar vote >= 0.5; ``export``
+writes the mask network as the shipped model's ``barmap`` companion, see the end):
 
 * ``reference`` writes the mask network's lengths of every barred TEST galaxy as a results table
   (``--table-out``, default WORK/masknet_test.ecsv), its setting and scale chosen on the
   VALIDATION set's measurable bars, for ``experiments.eval_engine --extra``;
 * ``evidence`` writes SmoothGrad maps of the mask network's pooled bar evidence on the validation
-  set's measurable bars (for ``experiments.exp_measurable score``) and prints that score's P(bar) AUC.
+  set's measurable bars (for ``experiments.exp_measurable score``) and prints that score's P(bar) AUC;
+* ``export [--table-out FILE] [--attach CLASSIFIER]`` writes it as a ``barmap`` checkpoint, which the
+  ``bar_evidence`` attribution explains (``python -m experiments.exp_saliency export --attach
+  resources/models/default.safetensors`` made the shipped pair).
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from galaxyscope.model.networks import BarMapNet
 
 from experiments.common import (DATA_NOTE, REPO, add_data_option, display_path, measurable_bars, measure_grid,
                                 measured_lengths, shared_data, shipped_model, spearman)
@@ -165,28 +171,15 @@ def train_variant(paths: Paths, variant: Variant, seed: int, threads: int = 2) -
     return out
 
 
-class MaskNet(torch.nn.Module):
-    """Upper reference: a small encoder-decoder that predicts the bar mask directly."""
+class MaskNet(BarMapNet):
+    """Upper reference: the bar-evidence U-Net (``galaxyscope.model.networks.BarMapNet``) read per pixel.
 
-    def __init__(self, width: int = 24) -> None:
-        super().__init__()
-
-        def block(cin: int, cout: int) -> torch.nn.Sequential:
-            return torch.nn.Sequential(torch.nn.Conv2d(cin, cout, 3, padding=1), torch.nn.BatchNorm2d(cout),
-                                       torch.nn.ReLU(), torch.nn.Conv2d(cout, cout, 3, padding=1),
-                                       torch.nn.BatchNorm2d(cout), torch.nn.ReLU())
-
-        w = width
-        self.e1, self.e2, self.e3 = block(3, w), block(w, 2 * w), block(2 * w, 4 * w)
-        self.d2, self.d1 = block(6 * w, 2 * w), block(3 * w, w)
-        self.out = torch.nn.Conv2d(w, 1, 1)
+    The same layers, so a trained MaskNet's weights are the shipped ``barmap`` companion's
+    (``export``); here ``forward`` gives the per-pixel logits the masks are trained on.
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a = self.e1(x)
-        b = self.e2(F.max_pool2d(a, 2))
-        c = self.e3(F.max_pool2d(b, 2))
-        u = self.d2(torch.cat([F.interpolate(c, scale_factor=2.0), b], 1))
-        return self.out(self.d1(torch.cat([F.interpolate(u, scale_factor=2.0), a], 1)))
+        return self.pixel_logits(x)
 
 
 def train_masknet(paths: Paths, seed: int = 0, epochs: int = 4, threads: int = 2) -> Path:
@@ -570,13 +563,53 @@ def evidence_saliency(paths: Paths, out: Path, samples: int = 25, threads: int =
     return out
 
 
+def export_companion(paths: Paths, out: Path, attach: Path | None, threads: int = 2) -> Path:
+    """Write the trained mask network as a ``barmap`` checkpoint (the shipped model's companion).
+
+    Its one output is the bar evidence (``BarMapNet``); its preprocessing is the shipped
+    model's, which it was trained with. With ``attach`` the classifier checkpoint there gets
+    ``bar_evidence = OUT's file name`` (OUT must sit in the same folder); its weights are unchanged.
+    """
+    from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint
+    from galaxyscope.model.loaded import LoadedModel, ModelMeta
+
+    src = train_masknet(paths, 0, threads=threads)
+    net = BarMapNet()
+    net.load_state_dict(torch.load(src, weights_only=True))
+    shipped = load_checkpoint(SHIPPED, device="cpu")
+    meta = ModelMeta(
+        architecture="barmap", output_names=["bar_evidence"], sigmoid_outputs=[False], task="regress",
+        preprocessing=shipped.preprocessing,
+        notes=("Bar-evidence companion of the shipped classifier (issue 20): a U-Net trained on the "
+               f"synthetic bar masks of {display_path(paths.train)} (galaxyscope synth --n 4000 --seed 100; BCE, pos_weight 5, 4 epochs, AdamW lr 2e-3 "
+               "cosine, the training augmentation; python -m experiments.exp_saliency masknet); output = "
+               "bar evidence (log-mean-exp of the per-pixel bar logits). Explained by the "
+               "bar_evidence attribution; never used for P(bar)."),
+        metrics={"recipe": {"train": display_path(paths.train), "epochs": 4, "seed": 0, "pos_weight": 5.0,
+                            "lr": 2e-3, "batch_size": 32, "source": "experiments/exp_saliency.py train_masknet"}})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    digest = save_checkpoint(LoadedModel(net, meta), out)
+    print(f"wrote {out} (sha256 {digest[:12]})")
+    if attach is not None:
+        if attach.resolve().parent != out.resolve().parent:
+            raise SystemExit(f"{attach}: the companion must sit in the classifier's folder ({out.parent})")
+        model = load_checkpoint(attach, device="cpu")
+        model.meta.bar_evidence = out.name
+        save_checkpoint(model, attach)
+        print(f"{attach}: bar_evidence = {out.name}")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=("train", "masknet", "table", "all", "reference", "evidence"))
+    ap.add_argument("cmd", choices=("train", "masknet", "table", "all", "reference", "evidence", "export"))
     ap.add_argument("--epochs", type=int, default=4, help="mask network epochs (masknet, reference)")
     ap.add_argument("--table-out", type=Path, default=None,
                     help="reference: results table to write (default WORK/masknet_test.ecsv); "
-                         "evidence: folder of the maps (default WORK/evidence_sg)")
+                         "evidence: folder of the maps (default WORK/evidence_sg); export: the companion "
+                         "checkpoint (default resources/models/bar_evidence.safetensors)")
+    ap.add_argument("--attach", type=Path, default=None,
+                    help="export: classifier checkpoint that gets the companion's name (bar_evidence)")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--samples", type=int, default=25)
@@ -598,6 +631,9 @@ def main() -> int:
         table(paths, Path(args.out), args.samples, variants, seeds)
     if args.cmd == "reference":
         reference_table(paths, args.table_out or paths.work / "masknet_test.ecsv", args.epochs, args.threads)
+    if args.cmd == "export":
+        export_companion(paths, args.table_out or REPO / "resources/models/bar_evidence.safetensors",
+                         args.attach, args.threads)
     if args.cmd == "evidence":
         evidence_saliency(paths, args.table_out or paths.work / "evidence_sg", args.samples, args.threads)
     return 0

@@ -34,6 +34,9 @@ class ModelMeta:
     length_calibration: bar method -> `measure.calibration.LengthCalibration` as a dict
         (scale and relative scatter that put its saliency lengths on the scale of a
         tip-to-tip length; fitted by ``tools/calibrate_lengths.py``); empty = raw lengths.
+    bar_evidence: file name (in the checkpoint's own folder) of a companion ``barmap``
+        network with the same preprocessing, which the ``bar_evidence`` attribution
+        explains instead of this network's bar logit; empty = none.
     """
 
     architecture: str
@@ -50,6 +53,7 @@ class ModelMeta:
     min_bar_probability: float | None = None
     domain: dict[str, Any] = field(default_factory=dict)
     length_calibration: dict[str, Any] = field(default_factory=dict)
+    bar_evidence: str = ""
 
     def calibration(self, method: str) -> LengthCalibration | None:
         """The length calibration of ``method``'s saliency lengths, or None (raw lengths)."""
@@ -149,6 +153,12 @@ def check_meta_fields(d: dict[str, Any]) -> None:
         if not isinstance(d.get(key, ""), str):
             raise ValueError(f"{key}: must be text, got {d[key]!r:.60}")
     calibrations_from(d.get("length_calibration"))  # raises ValueError naming the field
+    companion = d.get("bar_evidence", "")
+    if not isinstance(companion, str) or (companion and (
+            not companion.endswith(".safetensors") or "/" in companion or "\\" in companion
+            or companion.startswith(".") or len(companion) > MAX_NAME_LENGTH)):
+        raise ValueError(f"bar_evidence: must be the file name of a .safetensors checkpoint in the model's "
+                         f"folder, got {companion!r:.60}")
     view = (d.get("domain") or {}).get("view_r90")
     if view is not None and not (isinstance(view, list) and len(view) == 2 and all(_finite_number(v) for v in view)):
         raise ValueError(f"domain.view_r90: must be [low, high], got {view!r:.60}")
@@ -190,6 +200,7 @@ class LoadedModel:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     sha256: str = ""
     path: str | None = None
+    _bar_evidence: "LoadedModel | None" = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.net.eval().to(self.device)
@@ -197,6 +208,38 @@ class LoadedModel:
     @property
     def preprocessing(self) -> Preprocessing:
         return self.meta.preprocessing
+
+    def bar_evidence_model(self) -> "LoadedModel":
+        """The companion bar-evidence network that ``meta.bar_evidence`` names, loaded once.
+
+        Raises ModelLoadError naming the file and the reason: no companion named, a model
+        not read from a file, a missing or malformed file, a network that is not ``barmap``,
+        or other preprocessing (the companion must see exactly the classifier's input).
+        """
+        from galaxyscope.errors import ModelLoadError
+        from galaxyscope.model.checkpoint import load_checkpoint
+
+        if self._bar_evidence is not None:
+            return self._bar_evidence
+        name = self.meta.bar_evidence
+        where = self.path or "this model"
+        if not name:
+            raise ModelLoadError(where, "names no bar-evidence network (checkpoint field bar_evidence); "
+                                        "use another attribution, e.g. smoothgrad")
+        if not self.path:
+            raise ModelLoadError(where, f"bar-evidence network {name!r} is named relative to the model's file, "
+                                        "and this model was not read from a file")
+        from pathlib import Path
+
+        path = Path(self.path).parent / name
+        companion = load_checkpoint(path, device=str(self.device))
+        if companion.meta.architecture != "barmap":
+            raise ModelLoadError(path, f"is a {companion.meta.architecture!r} network, not a barmap bar-evidence network")
+        if companion.preprocessing.to_dict() != self.preprocessing.to_dict():
+            raise ModelLoadError(path, f"sees its input differently from {where} (preprocessing "
+                                       f"{companion.preprocessing.to_dict()} against {self.preprocessing.to_dict()})")
+        self._bar_evidence = companion
+        return companion
 
     def output_index(self, name_or_index: str | int | None = None) -> int:
         """Index of an output; None means the bar output: ``has_bar`` if present, else the

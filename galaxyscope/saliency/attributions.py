@@ -31,6 +31,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
+from galaxyscope.errors import GalaxyscopeError
 from galaxyscope.images.galaxy_image import GalaxyImage
 from galaxyscope.model.loaded import LoadedModel
 from galaxyscope.progress import CancelCheck, Progress, raise_if_cancelled
@@ -134,6 +135,12 @@ def resolve_request(model: LoadedModel, method: str = DEFAULT_METHOD, *, target:
         idx = model.output_index(target)
     except (KeyError, IndexError) as err:
         raise SaliencyError(str(err.args[0] if err.args else err)) from None
+    if spec.network == "bar_evidence":
+        try:
+            companion = model.bar_evidence_model()
+        except GalaxyscopeError as exc:
+            raise SaliencyError(f"{name}: {exc}") from None
+        p["bar_evidence_sha256"] = companion.sha256  # a new companion is a new map (cache key)
     return SaliencyRequest(name, idx, model.meta.output_names[idx], p)
 
 
@@ -169,6 +176,8 @@ def compute_saliency(
     params = dict(req.params)
     with _grad_enabled():
         score, tgt = _score(model, x, req.target_index)
+        if METHODS[req.method].network == "bar_evidence":  # explain the companion; the score stays the model's
+            net, tgt = model.bar_evidence_model().net, 0
         attr = _attribute(net, x, tgt, req.method, params, progress, cancel)
     model_map = normalise_map(attr)
     full = original_grid_map(model, model_map, image.height, image.width,

@@ -35,6 +35,9 @@ class MethodSpec:
 
     chunked: the method reports progress and honours cancel between chunks of
         ``chunk`` samples; the others report (0, 1) and (1, 1) only.
+    network: "model" explains the model's own output (the target); "bar_evidence" explains
+        the model's companion bar-evidence network (``LoadedModel.bar_evidence_model``),
+        while the score (P(bar)) still comes from the model.
     compute: the attribution function (see the module docstring).
     """
 
@@ -43,6 +46,7 @@ class MethodSpec:
     defaults: Mapping[str, Any]
     description: str
     chunked: bool = False
+    network: str = "model"
     compute: AttributionFn = field(kw_only=True, repr=False, compare=False)
 
 
@@ -65,6 +69,12 @@ def _smoothgrad(net: Any, x: Any, target: int | None, params: dict[str, Any],
 def _smoothgrad_x_input(net: Any, x: Any, target: int | None, params: dict[str, Any],
                         progress: Progress | None, cancel: CancelCheck | None) -> Any:
     return _smoothgrad(net, x, target, params, progress, cancel, signed=True)
+
+
+def _bar_evidence(net: Any, x: Any, target: int | None, params: dict[str, Any],
+                  progress: Progress | None, cancel: CancelCheck | None) -> Any:
+    """SmoothGrad (mean |gradient|) of the companion bar-evidence network ``net`` (output 0)."""
+    return _smoothgrad(net, x, target, params, progress, cancel)
 
 
 def _gradient(net: Any, x: Any, target: int | None, params: dict[str, Any],
@@ -145,6 +155,15 @@ METHODS: dict[str, MethodSpec] = {
         {"n_samples": 50, "noise": 0.1, "seed": 0, "chunk": 5},
         "|mean signed gradient over noisy copies x input|: zero where the input is zero.",
         chunked=True, compute=_smoothgrad_x_input,
+    ),
+    "bar_evidence": MethodSpec(
+        "bar_evidence", "SmoothGrad of bar evidence",
+        {"n_samples": 50, "noise": 0.1, "seed": 0, "chunk": 5},
+        "SmoothGrad of the model's companion bar-evidence network (a U-Net trained on synthetic "
+        "bar masks; its output is the log-mean-exp of its per-pixel bar logits), not of the "
+        "classifier: the map follows the bar where the classifier's saliency lights up the bulge. P(bar) still comes "
+        "from the classifier. Needs a model that names one (the shipped model does).",
+        chunked=True, network="bar_evidence", compute=_bar_evidence,
     ),
     "ig": MethodSpec(
         "ig", "Integrated gradients",
