@@ -116,7 +116,7 @@ def main() -> int:
     from galaxyscope.jobs.measure_job import length_calibration
 
     model = resolve_model(args.model)
-    cal = length_calibration(model, "moments")
+    cal = length_calibration(model, "moments", "smoothgrad")
     scale = cal.scale if cal is not None else 1.0
     nogate = with_column(res, work / "saliency_results_nogate.ecsv", "bar_length_nogate_px",
                          lambda t: np.asarray(t["bar_length_raw_px"], float) * scale)

@@ -97,3 +97,34 @@ def test_measure_reports_calibrated_lengths_with_the_raw_beside(tmp_path, capsys
     np.testing.assert_allclose(cald["bar_length_raw_px"][ok], raw["bar_length_px"][ok], rtol=1e-6)
     assert np.all(cald["length_err_px"][ok] >= 0.2 * cald["bar_length_px"][ok] - 1e-9)
     assert all("calibrated ×0.50" in r for r in cald["reasons"][ok])
+
+
+def test_a_calibration_applies_only_to_the_attribution_it_was_fitted_on():
+    sg = LengthCalibration("moments", 0.3, 0.6, 46, "val")
+    ev = LengthCalibration("moments", 0.9, 0.3, 80, "val", attribution="bar_evidence")
+    meta = ModelMeta.from_dict({"architecture": "small", "output_names": ["has_bar"], "sigmoid_outputs": [True],
+                                "length_calibration": {"moments": sg.to_dict(),
+                                                       "moments@bar_evidence": ev.to_dict()}})
+    assert meta.calibration("moments").scale == 0.3
+    assert meta.calibration("moments", "bar_evidence").scale == 0.9
+    assert meta.calibration("moments", "ig") is None  # no calibration: raw lengths, not SmoothGrad's scale
+    assert meta.calibration("paper", "bar_evidence") is None
+    only_sg = ModelMeta.from_dict({"architecture": "small", "output_names": ["has_bar"], "sigmoid_outputs": [True],
+                                   "length_calibration": {"moments": sg.to_dict()}})
+    assert only_sg.calibration("moments", "bar_evidence") is None
+    # the key names the attribution when the stored value does not (older checkpoints)
+    bare = {k: v for k, v in ev.to_dict().items() if k != "attribution"}
+    assert calibrations_from({"moments@bar_evidence": bare})["moments@bar_evidence"].attribution == "bar_evidence"
+    with pytest.raises(ValueError, match=r"length_calibration\.moments@ig: attribution"):
+        calibrations_from({"moments@ig": ev.to_dict()})
+
+
+def test_measuring_with_another_attribution_leaves_lengths_raw():
+    from galaxyscope.jobs.measure_job import length_calibration
+
+    class M:
+        meta = ModelMeta.from_dict({"architecture": "small", "output_names": ["has_bar"], "sigmoid_outputs": [True],
+                                    "length_calibration": {"moments": LengthCalibration("moments", 0.3, 0.6, 46).to_dict()}})
+
+    assert length_calibration(M, "moments", "smoothgrad").scale == 0.3
+    assert length_calibration(M, "moments", "bar_evidence") is None

@@ -25,17 +25,21 @@ from astropy.table import Table
 from experiments.common import display_path, shipped_model
 from galaxyscope.images.imageset import ImageSet
 from galaxyscope.measure import BAR_METHODS
-from galaxyscope.measure.calibration import fit_length_calibration, measurable_bars
+from galaxyscope.measure.calibration import calibration_key, fit_length_calibration, measurable_bars
 from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint
 
 
-def raw_lengths(model, image_set, methods, table_path: str | None) -> Table:
+def raw_lengths(model, image_set, methods, table_path: str | None, attribution: str = "smoothgrad") -> Table:
     """One row per image and method with ``bar_length_raw_px`` (measured here unless a table is given)."""
     if table_path:
-        return Table.read(table_path)
+        table = Table.read(table_path)
+        made_with = str(table.meta.get("attribution", "smoothgrad"))
+        if made_with != attribution:
+            raise SystemExit(f"{table_path}: made with the {made_with} attribution, not {attribution}")
+        return table
     from galaxyscope.jobs.measure_job import measure_dataset
 
-    return measure_dataset(image_set, model, methods=methods, min_bar_probability=0.0,
+    return measure_dataset(image_set, model, methods=methods, attribution=attribution, min_bar_probability=0.0,
                            calibrate_lengths=False).table
 
 
@@ -45,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synthetic", required=True, help="synthetic validation set with the true bar_length_px")
     ap.add_argument("--table", help="raw measurement table of that set (skips measuring)")
     ap.add_argument("--method", action="append", choices=BAR_METHODS, help="bar method(s) (default: all)")
+    ap.add_argument("--attribution", default="smoothgrad",
+                    help="saliency method whose maps are calibrated (stored as METHOD@ATTRIBUTION unless smoothgrad)")
     ap.add_argument("--out", required=True, help="checkpoint to write (may be --model itself)")
     args = ap.parse_args(argv)
     methods = tuple(args.method or BAR_METHODS)
@@ -52,17 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     image_set = ImageSet.open(args.synthetic)
     cat = image_set.catalogue
     row_of = {e.key: e.row_index for e in image_set.entries}
-    table = raw_lengths(model, image_set, methods, args.table)
+    table = raw_lengths(model, image_set, methods, args.table, args.attribution)
     raw_column = "bar_length_raw_px" if "bar_length_raw_px" in table.colnames else "bar_length_px"
-    fitted = {}
+    fitted = dict(model.meta.length_calibration)  # other attributions' calibrations stay
     for method in methods:
         rows = table[table["method"] == method]
         idx = np.array([row_of[str(f)] for f in rows["filename"]])
         keep = measurable_bars(np.asarray(cat["has_bar"])[idx], np.asarray(cat["t03_bar_a06_bar_fraction"])[idx])
         true = np.asarray(cat["bar_length_px"], float)[idx][keep]
         raw = np.asarray(rows[raw_column], float)[keep]
-        cal = fit_length_calibration(raw, true, method, fitted_on=display_path(args.synthetic))
-        fitted[method] = cal.to_dict()
+        cal = fit_length_calibration(raw, true, method, fitted_on=display_path(args.synthetic),
+                                     attribution=args.attribution)
+        fitted[calibration_key(method, args.attribution)] = cal.to_dict()
         print(f"{method}: {cal.describe()}; median |raw - true| / true = "
               f"{np.nanmedian(np.abs(raw - true) / true):.2f}, calibrated "
               f"{np.nanmedian(np.abs(cal.scale * raw - true) / true):.2f}")

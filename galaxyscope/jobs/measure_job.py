@@ -232,7 +232,7 @@ def image_measurer(
                 continue
             raw = m.length_px
             m = assess(m, prob, threshold, ood, iso if check_agreement else None,
-                       calibration=length_calibration(model, method) if calibrate_lengths else None)
+                       calibration=length_calibration(model, method, attribution) if calibrate_lengths else None)
             image_rows.append(measurement_row(key, method, m, prob, logit, image.pixel_scale, redshift,
                                               framing=framing, box=box, wcs=image.wcs, raw_length_px=raw))
         return image_rows
@@ -274,10 +274,11 @@ def rows_of_each(image_set, work: Callable[[str, Any], list[dict]], failures: li
     return rows
 
 
-def length_calibration(model, method: str):
-    """The model's stored calibration of ``method``'s saliency lengths, or None (raw lengths)."""
+def length_calibration(model, method: str, attribution: str):
+    """The model's stored calibration of ``method``'s lengths on ``attribution``'s maps, or None
+    (raw lengths): a calibration fitted on another attribution's maps does not apply."""
     find = getattr(getattr(model, "meta", None), "calibration", None)
-    return find(method) if callable(find) else None
+    return find(method, attribution) if callable(find) else None
 
 
 def model_min_bar_probability(model) -> float:

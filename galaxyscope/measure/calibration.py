@@ -35,13 +35,22 @@ MIN_CALIBRATION_BARS = 20
 
 @dataclass(frozen=True)
 class LengthCalibration:
-    """``length = scale * raw`` with relative uncertainty ``relative_scatter`` (one sigma)."""
+    """``length = scale * raw`` with relative uncertainty ``relative_scatter`` (one sigma).
+
+    attribution: the saliency method whose maps it was fitted on; another attribution's
+    blob has another size, so its lengths are left raw (``applies_to``).
+    """
 
     method: str
     scale: float
     relative_scatter: float
     n_bars: int
     fitted_on: str = ""
+    attribution: str = "smoothgrad"
+
+    def applies_to(self, attribution: str) -> bool:
+        """Whether lengths measured on ``attribution``'s maps may be calibrated with this."""
+        return attribution == self.attribution
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.scale) and 0.01 <= self.scale <= 100):
@@ -61,7 +70,8 @@ class LengthCalibration:
             raise ValueError(f"length_calibration.{method}: must be a JSON object")
         try:
             return cls(method=method, scale=float(d["scale"]), relative_scatter=float(d["relative_scatter"]),
-                       n_bars=int(d.get("n_bars", 0)), fitted_on=str(d.get("fitted_on", ""))[:500])
+                       n_bars=int(d.get("n_bars", 0)), fitted_on=str(d.get("fitted_on", ""))[:500],
+                       attribution=str(d.get("attribution", "smoothgrad"))[:100])
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ValueError) and str(exc).startswith("length_calibration"):
                 raise
@@ -74,7 +84,7 @@ class LengthCalibration:
 
 
 def fit_length_calibration(raw_px: Sequence[float], true_px: Sequence[float], method: str,
-                           fitted_on: str = "") -> LengthCalibration:
+                           fitted_on: str = "", attribution: str = "smoothgrad") -> LengthCalibration:
     """The scale and scatter that put ``raw_px`` on the scale of ``true_px`` (pairs with a
     finite, positive value on both sides; at least `MIN_CALIBRATION_BARS` of them)."""
     raw, true = np.asarray(raw_px, float), np.asarray(true_px, float)
@@ -85,16 +95,33 @@ def fit_length_calibration(raw_px: Sequence[float], true_px: Sequence[float], me
     centre = float(np.median(log_ratio))
     scatter = float(1.4826 * np.median(np.abs(log_ratio - centre)))
     return LengthCalibration(method=method, scale=float(np.exp(centre)), relative_scatter=scatter,
-                             n_bars=int(ok.sum()), fitted_on=fitted_on)
+                             n_bars=int(ok.sum()), fitted_on=fitted_on, attribution=attribution)
+
+
+def calibration_key(method: str, attribution: str = "smoothgrad") -> str:
+    """Where a checkpoint stores the calibration of ``method`` on ``attribution``'s maps:
+    ``"moments"`` for SmoothGrad (the first calibrations had no attribution), else
+    ``"moments@bar_evidence"``."""
+    return method if attribution == "smoothgrad" else f"{method}@{attribution}"
 
 
 def calibrations_from(meta_value: Mapping[str, Any] | None) -> dict[str, LengthCalibration]:
-    """method -> calibration, from a checkpoint's ``length_calibration`` field (ValueError if bad)."""
+    """key (`calibration_key`) -> calibration, from a checkpoint's ``length_calibration`` field
+    (ValueError naming the field if bad)."""
     if meta_value is None:
         return {}
     if not isinstance(meta_value, Mapping):
         raise ValueError("length_calibration: must be a JSON object (method -> calibration)")
-    return {str(k): LengthCalibration.from_dict(str(k), v) for k, v in meta_value.items()}
+    out = {}
+    for key, value in meta_value.items():
+        method, _, attribution = str(key).partition("@")
+        cal = LengthCalibration.from_dict(method, value)
+        if attribution and cal.attribution != attribution:
+            if isinstance(value, Mapping) and "attribution" in value:
+                raise ValueError(f"length_calibration.{key}: attribution {cal.attribution!r} differs from the key's")
+            cal = dataclasses.replace(cal, attribution=attribution)
+        out[str(key)] = cal
+    return out
 
 
 def calibrate(m: BarMeasurement, calibration: LengthCalibration | None) -> BarMeasurement:

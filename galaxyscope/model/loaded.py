@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from galaxyscope.images.galaxy_image import GalaxyImage
-from galaxyscope.measure.calibration import LengthCalibration, calibrations_from
+from galaxyscope.measure.calibration import LengthCalibration, calibration_key, calibrations_from
 from galaxyscope.model.preprocess import Preprocessing
 
 
@@ -55,9 +55,10 @@ class ModelMeta:
     length_calibration: dict[str, Any] = field(default_factory=dict)
     bar_evidence: str = ""
 
-    def calibration(self, method: str) -> LengthCalibration | None:
-        """The length calibration of ``method``'s saliency lengths, or None (raw lengths)."""
-        return calibrations_from(self.length_calibration).get(method)
+    def calibration(self, method: str, attribution: str = "smoothgrad") -> LengthCalibration | None:
+        """The length calibration of ``method``'s lengths on ``attribution``'s maps, or None (raw)."""
+        cal = calibrations_from(self.length_calibration).get(calibration_key(method, attribution))
+        return cal if cal is not None and cal.applies_to(attribution) else None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
