@@ -8,6 +8,11 @@ floor: the fastest plain batched forward+backward over the same N noisy inputs
 costs nothing; the chunk column with the lowest time is the one to use.
 
     .venv/bin/python -m benchmarks.bench_saliency [--threads 2] [--repeats 3] [--device cpu]
+    .venv/bin/python -m benchmarks.bench_saliency --attributions [--threads 2]
+
+``--attributions`` times the shipped model's attributions instead, in one run: ``smoothgrad``
+against ``bar_evidence`` (SmoothGrad of the bar-evidence companion, a U-Net at full resolution),
+both N = 50 at the default chunk, and prints their ratio.
 """
 
 from __future__ import annotations
@@ -93,6 +98,23 @@ def floor_pass(net: nn.Module, x: torch.Tensor, n: int, chunk: int, sigma: float
         done += k
 
 
+def compare_attributions(dev: torch.device, repeats: int, clock) -> int:
+    """The shipped model's smoothgrad and bar_evidence per image (N = 50), and their ratio."""
+    from galaxyscope.model.checkpoint import load_checkpoint
+    from galaxyscope.resources import resources_dir
+
+    model = load_checkpoint(resources_dir() / "models" / "default.safetensors", device=str(dev))
+    image = GalaxyImage(np.random.default_rng(0).random((424, 424, 3), dtype=np.float32), id="bench")
+    names = ("smoothgrad", "bar_evidence")
+    t = best_times({m: (lambda m=m: compute_saliency(model, image, m, n_samples=50)) for m in names},
+                   dev, repeats, clock)
+    print(f"device   {device_name(dev)}; shipped model, N = 50, best of {repeats} after one warm-up")
+    for m in names:
+        print(f"{m:>13} {t[m]:7.3f} s/image")
+    print(f"bar_evidence / smoothgrad = {t['bar_evidence'] / t['smoothgrad']:.2f}x")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -102,10 +124,14 @@ def main() -> int:
     ap.add_argument("--samples", type=int, nargs="+", default=[25, 50])
     ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                     help="cpu = process CPU time: steadier on a busy shared machine with --threads 1 (CPU only)")
+    ap.add_argument("--attributions", action="store_true",
+                    help="time the shipped model's smoothgrad against bar_evidence instead")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = pick_device(args.device)
+    if args.attributions:
+        return compare_attributions(dev, args.repeats, time.perf_counter)
     if args.clock == "cpu" and dev.type != "cpu":
         ap.error("--clock cpu only makes sense on the CPU")
     clock = time.process_time if args.clock == "cpu" else time.perf_counter

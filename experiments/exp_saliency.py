@@ -37,7 +37,9 @@ writes the mask network as the shipped model's ``barmap`` companion, see the end
   set's measurable bars (for ``experiments.exp_measurable score``) and prints that score's P(bar) AUC;
 * ``export [--table-out FILE] [--attach CLASSIFIER]`` writes it as a ``barmap`` checkpoint, which the
   ``bar_evidence`` attribution explains (``python -m experiments.exp_saliency export --attach
-  resources/models/default.safetensors`` made the shipped pair).
+  resources/models/default.safetensors`` made the shipped pair);
+* ``real`` prints each attribution's Spearman rho against the real bar sizes of galaxy-builder-dev
+  (``bar_Re_px``, 19 galaxies; no gate; a development set).
 """
 
 from __future__ import annotations
@@ -600,9 +602,52 @@ def export_companion(paths: Paths, out: Path, attach: Path | None, threads: int 
     return out
 
 
+def real_lengths(threads: int = 2) -> dict:
+    """Real bar sizes: Spearman rho of each attribution's `moments` length against galaxy-builder-dev's
+    ``bar_Re_px`` (the 19 galaxies with a volunteers' bar size), no P(bar) gate, library defaults,
+    bootstrap 95 % intervals; beside galaxy size alone and the companion's own mask (read per pixel,
+    like the upper reference). A development set: the numbers guide, the kept-back half tests.
+    """
+    from galaxyscope.evaluate.metrics import compute_metrics
+    from galaxyscope.images.imageset import ImageSet
+    from galaxyscope.measure import measure_bar
+    from galaxyscope.model.checkpoint import load_checkpoint
+    from galaxyscope.saliency.attributions import compute_saliency
+
+    torch.set_num_threads(threads)
+    model = load_checkpoint(SHIPPED, device="cpu")
+    pre = model.preprocessing
+    st = ImageSet.open(shared_data("galaxy-builder-dev"))
+    ref = np.ma.filled(np.ma.asarray(st.column("bar_Re_px"), float), np.nan)
+    r90 = np.asarray(st.column("r90_px"), float)
+    idx = np.flatnonzero(np.isfinite(ref))
+    ims = [st[int(i)] for i in idx]
+    lengths: dict[str, np.ndarray] = {}
+    for att in ("smoothgrad", "bar_evidence"):
+        lengths[att] = np.array([measure_bar(compute_saliency(model, im, att).map, "moments",
+                                             **pre.measure_kwargs(im)).length_px for im in ims])
+    companion = MaskNet()
+    companion.load_state_dict(model.bar_evidence_model().net.state_dict())
+    masks = _predicted_maps(companion.eval(), st, idx, pre)
+    lengths["companion's own mask"] = np.array([measure_bar(m, "moments", **pre.measure_kwargs(im)).length_px
+                                                for m, im in zip(masks, ims)])
+    lengths["galaxy size alone (r90_px)"] = r90[idx]
+    out = {}
+    for name, L in lengths.items():
+        m = compute_metrics(L, ref[idx])
+        mn = compute_metrics(L / r90[idx], ref[idx] / r90[idx])
+        out[name] = {"n": int(np.isfinite(L).sum()), "rho": [m.spearman_rho.value, m.spearman_rho.low,
+                                                             m.spearman_rho.high],
+                     "rho_r90": [mn.spearman_rho.value, mn.spearman_rho.low, mn.spearman_rho.high]}
+        print(f"{name}: rho {m.spearman_rho.value:.2f} [{m.spearman_rho.low:.2f}, {m.spearman_rho.high:.2f}], "
+              f"rho of length/r90 {mn.spearman_rho.value:.2f} [{mn.spearman_rho.low:.2f}, "
+              f"{mn.spearman_rho.high:.2f}] (n = {out[name]['n']})", flush=True)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=("train", "masknet", "table", "all", "reference", "evidence", "export"))
+    ap.add_argument("cmd", choices=("train", "masknet", "table", "all", "reference", "evidence", "export", "real"))
     ap.add_argument("--epochs", type=int, default=4, help="mask network epochs (masknet, reference)")
     ap.add_argument("--table-out", type=Path, default=None,
                     help="reference: results table to write (default WORK/masknet_test.ecsv); "
@@ -631,6 +676,8 @@ def main() -> int:
         table(paths, Path(args.out), args.samples, variants, seeds)
     if args.cmd == "reference":
         reference_table(paths, args.table_out or paths.work / "masknet_test.ecsv", args.epochs, args.threads)
+    if args.cmd == "real":
+        real_lengths(args.threads)
     if args.cmd == "export":
         export_companion(paths, args.table_out or REPO / "resources/models/bar_evidence.safetensors",
                          args.attach, args.threads)
