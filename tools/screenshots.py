@@ -65,6 +65,7 @@ ANNOTATE_IMAGES = 6  # barred examples that both demonstration annotators draw o
 ANNOTATE_SHOWN = "sdss/sloan-2_a-0_2.jpg"  # on screen in annotate(-blind).png: P(bar) 0.81 passes the gate
 VETTING_SET = "galaxy-builder-dev"  # real galaxies with SDSS objids, some of them in Hoyle et al. (2011)
 VETTING_SHOWN = "587727942423281732"  # on screen in vetting.png: a bar in Galaxy Builder, one the machine measures
+BAR_EVIDENCE_SHOWN = "images/gzb_587742629057265796.png"  # a volunteers' bar (bar_Re 49 px) in Galaxy Builder
 BIAS_SHORTCUT = ["--artefact", "star", "--artefact-on", "bar", "--artefact-fraction", "0.7"]  # as experiments.bias_grid
 BIAS_SIDE = 212  # px side of the star sets (bias_grid's smaller side)
 BIAS_TRAIN_N = 300  # galaxies the shortcut model trains on
@@ -92,6 +93,8 @@ TARGETS: tuple[Target, ...] = (
     Target("annotate", "docs/annotate.png", "after saving, V: two annotators, the machine's line, saliency", True),
     Target("vetting", "docs/vetting.png", "the vetting view with Hoyle et al. (2011) reference lengths", True),
     Target("bias", "docs/bias.png", "the Bias tab: a shortcut model's flags on a planted-star set, full reasons", True),
+    Target("bar-evidence", "docs/bar-evidence.png",
+           "one real Galaxy Builder bar: the image view with smoothgrad, then with bar_evidence", True),
     Target("mosaic", "docs/mosaic.png", "real Galaxy Zoo examples beside synthetic galaxies", False),
     Target("icon", "resources/icons/galaxyscope.png", "the 256 px application icon from galaxyscope.svg", True),
 )
@@ -500,9 +503,42 @@ def make_icon(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) ->
     return render_icon(REPO / "resources" / "icons" / "galaxyscope.svg", path)
 
 
+def make_bar_evidence(path: Path, size: tuple[int, int], timeout_s: float, tmp: Path) -> Path:
+    """docs/bar-evidence.png: the same real barred galaxy's image view with the classifier's
+    SmoothGrad (left) and with SmoothGrad of the bar-evidence companion (right), side by side,
+    the P(bar) gate set to 0 so that both fitted bars are drawn."""
+    from PySide6.QtGui import QImage, QPainter
+
+    from experiments.common import shared_data
+    from galaxyscope.gui.controls import _set_combo
+
+    window = open_demo_window(tmp, size, data=shared_data(VETTING_SET))
+    window.bar_controls.min_probability.setValue(0.0)  # P(bar) 0.57 is below the gate: show both fits anyway
+    shots = []
+    for attribution in ("smoothgrad", "bar_evidence"):
+        _set_combo(window.saliency_controls.method, attribution)
+        show_file(window, BAR_EVIDENCE_SHOWN, timeout_s)
+        window.statusBar().clearMessage()
+        shots.append(window.image_view.grab().toImage())
+    w, h = sum(im.width() for im in shots), max(im.height() for im in shots)
+    out = QImage(w, h, QImage.Format.Format_RGB32)
+    out.fill(0)
+    painter = QPainter(out)
+    x = 0
+    for im in shots:
+        painter.drawImage(x, 0, im)
+        x += im.width()
+    painter.end()
+    window.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not out.save(str(path)):
+        raise OSError(f"{path}: could not be written")
+    return path
+
+
 MAKERS: dict[str, Callable[[Path, tuple[int, int], float, Path], Path]] = {
     "main": make_main, "annotate-blind": make_annotate_blind, "annotate": make_annotate, "vetting": make_vetting,
-    "bias": make_bias, "mosaic": make_mosaic, "icon": make_icon,
+    "bias": make_bias, "bar-evidence": make_bar_evidence, "mosaic": make_mosaic, "icon": make_icon,
 }
 
 
