@@ -5,8 +5,12 @@ Run (numbers go to the model card and the README):
     galaxyscope synth $GALAXYSCOPE_DATA/test600 --n 600 --seed 8888 --bar-fraction 0.8
     python -m experiments.exp_saliency reference --train $GALAXYSCOPE_DATA/train4k --val $GALAXYSCOPE_DATA/val300 \
         --test $GALAXYSCOPE_DATA/test600 --work $GALAXYSCOPE_DATA/exp20      # optional: the upper reference
-    python -m experiments.eval_engine --data $GALAXYSCOPE_DATA/test600 \
+    python -m experiments.eval_engine --data $GALAXYSCOPE_DATA/test600 --bar-evidence \
         --extra $GALAXYSCOPE_DATA/exp20/masknet_test.ecsv --out docs/evaluation.md
+
+``--bar-evidence`` also measures the measurable bars with the opt-in ``bar_evidence`` attribution
+(no gate; the catalogue cut to them is written as DATA/catalog_measurable.ecsv) and judges that
+table beside the others.
 
 ``--data`` defaults to $GALAXYSCOPE_DATA/test600 (see experiments/common.py); results tables
 go to ``--work`` (default DATA/eval). Seed 8888 is used by no tuning step and no test.
@@ -87,6 +91,21 @@ def evaluate_rows(table: Path, method: str, column: str, cat: Path, where: str |
     return out
 
 
+def measure_bar_evidence(data: Path, cat: Path, work: Path, model: str, samples: int) -> Path:
+    """``moments`` lengths of the measurable bars on ``bar_evidence`` maps, no gate (calibrated
+    with the model's ``moments@bar_evidence`` scale), as a results table in ``work``."""
+    from astropy.table import Table
+
+    t = Table.read(cat, format="ascii.ecsv")
+    keep = measurable_bars(np.asarray(t["has_bar"], bool), np.asarray(t["t03_bar_a06_bar_fraction"], float))
+    cut = data / "catalog_measurable.ecsv"
+    t[keep].write(cut, format="ascii.ecsv", overwrite=True)
+    out = work / "bar_evidence_measurable.ecsv"
+    run_cli("measure", str(cut), "--model", model, "--method", "moments", "--attribution", "bar_evidence",
+            "--samples", str(samples), "--min-bar-probability", "0", "--no-agreement", "--quiet", "--out", str(out))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_data_option(ap, "--data", "test600", "held-out synthetic TEST set")
@@ -95,6 +114,8 @@ def main() -> int:
     ap.add_argument("--samples", type=int, default=50)
     ap.add_argument("--extra", action="append", default=[], type=Path,
                     help="another results table to judge beside the engine's (e.g. `experiments.exp_saliency reference`'s)")
+    ap.add_argument("--bar-evidence", action="store_true",
+                    help="also judge the bar_evidence attribution on the measurable bars (no gate)")
     ap.add_argument("--out", default=str(REPO / "docs/evaluation.md"))
     ap.add_argument("--work", default=None, help="folder for results tables (default: DATA/eval)")
     args = ap.parse_args()
@@ -108,6 +129,8 @@ def main() -> int:
     run_cli("measure", str(data), "--model", args.model, "--method", "paper,moments", "--samples",
             str(args.samples), "--quiet", "--out", str(res))
     t_measure = time.perf_counter() - t0
+    if args.bar_evidence:
+        args.extra.append(measure_bar_evidence(data, cat, work, args.model, args.samples))
     reg = work / "regressor_results.ecsv"
     if Path(args.regressor).exists():
         run_cli("measure", str(data), "--model", args.regressor, "--quiet", "--out", str(reg))
@@ -128,13 +151,19 @@ def main() -> int:
         sources.append(("direct CNN regressor (not saliency)", reg, "regressor", "bar_length_px"))
     from astropy.table import Table
 
+    plot_stem = {}
     for extra in args.extra:
-        method = str(Table.read(extra, format="ascii.ecsv")["method"][0])
-        sources.append((f"{method} (`{display_path(extra)}`)", extra, method, "bar_length_px"))
+        t_extra = Table.read(extra, format="ascii.ecsv")
+        method = str(t_extra["method"][0])
+        made_with = str(t_extra.meta.get("attribution", ""))  # a `galaxyscope measure` table names its attribution
+        what = f"{method} on {made_with} maps" if made_with and made_with != "smoothgrad" else method
+        label = f"{what} (`{display_path(extra)}`, {len(t_extra)} rows)"
+        plot_stem[label] = f"{method}_{made_with}" if made_with else method
+        sources.append((label, extra, method, "bar_length_px"))
     selections = (("measurable bars (has_bar, simulated GZ2 bar vote >= 0.5): the yardstick", MEASURABLE),
                   ("all barred galaxies (faint bars included)", None))
     judged = {sel: [(label, evaluate_rows(table, method, column, cat, where,
-                                          work / f"{method}_{column}_{'m' if where else 'all'}"))
+                                          work / f"{plot_stem.get(label, method)}_{column}_{'m' if where else 'all'}"))
                     for label, table, method, column in sources]
               for sel, where in selections}
 
