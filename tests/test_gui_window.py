@@ -511,3 +511,25 @@ def test_isophote_layer_fits_draws_and_cross_checks(make_window, qtbot, tmp_path
         assert "methods_disagree" in m.flags
     w.browser.select_entry(1)
     qtbot.waitUntil(lambda: w.current_entry == 1 and w.isophote_fit is None, timeout=WAIT_MS)
+
+
+def test_the_window_calibrates_only_the_attribution_the_calibration_was_fitted_on(make_window, qtbot, tmp_path):
+    """SmoothGrad's x0.30 used to scale every attribution's lengths; another attribution's blob
+    has another size, so its lengths stay raw."""
+    from galaxyscope.gui.controls import _set_combo
+    from galaxyscope.measure.calibration import CALIBRATION_NOTE, LengthCalibration
+
+    model = tiny_model()
+    model.meta.length_calibration = {"moments": LengthCalibration("moments", 0.3, 0.64, 46, "test bars").to_dict()}
+    w = make_window(model)
+    w.open_path(write_set(tmp_path / "set", n=1))
+    wait_settled(qtbot, w, 0)
+    m = w.fits["moments"].measurement
+    assert w.current_saliency.method == "smoothgrad"
+    assert any(n.startswith(CALIBRATION_NOTE) for n in m.notes)
+    _set_combo(w.saliency_controls.method, "saliency")
+    qtbot.waitUntil(lambda: w.current_saliency is not None and w.current_saliency.method == "saliency"
+                    and w.fits.get("moments") is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: w.fits["moments"].measurement is not None
+                    and not any(n.startswith(CALIBRATION_NOTE) for n in w.fits["moments"].measurement.notes),
+                    timeout=WAIT_MS)
