@@ -63,6 +63,7 @@ def test_unbarred_galaxy_has_no_bar_anywhere(seed, index, size):
 @given(seeds, indices, sizes)
 @SETTINGS
 @example(seed=2_147_483_647, index=220, size=96)  # a dust-laned 13 px bar (CI, 2026-12-04)
+@example(seed=469, index=460, size=128)  # a 20 px bar whose clear light is 5.01 deg off (2026-12-07)
 def test_bar_light_lies_where_the_truth_says(seed, index, size):
     galaxy = render_galaxy(sample_params(seed, index, size, has_bar=True))
     t, bar, mask = galaxy.truth, galaxy.components.bar, galaxy.bar_mask
@@ -79,7 +80,9 @@ def test_bar_light_lies_where_the_truth_says(seed, index, size):
         # light without them, the dusty light within a looser bound
         clear = render_galaxy(dataclasses.replace(galaxy.params, bar_dust_tau=0.0)).components.bar
         pa, ratio = light_moments(clear)
-        assert angle_diff(pa, t.bar_pa_deg) < 5.0
+        # 5 degrees, or one pixel at the tip of a short bar (atan(1 / half-length): 5.8 deg at 20 px)
+        pa_tol = max(5.0, math.degrees(math.atan2(1.0, t.bar_length_px / 2)))
+        assert angle_diff(pa, t.bar_pa_deg) < pa_tol
         assert abs(ratio - t.bar_axis_ratio) < 0.1
         assert angle_diff(light_moments(bar)[0], t.bar_pa_deg) < 12.0
     # the mask's own orientation agrees too (once it is long enough not to be a pixel staircase)

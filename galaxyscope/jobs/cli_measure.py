@@ -12,6 +12,7 @@ from galaxyscope.errors import GalaxyscopeError
 EXAMPLES = """\
 examples:
   galaxyscope measure synth_set --out results.ecsv       # paper, moments and isophote; the shipped model
+  galaxyscope measure synth_set --method moments --attribution bar_evidence --out bars.ecsv  # maps that follow the bar
   galaxyscope measure gz2/catalog.csv --method moments --attribution ig --keep dr7objid \\
       --model my.safetensors --out gz2.ecsv
   galaxyscope measure synth_set --threads 1 --out results.ecsv     # one torch thread (beside other work)
