@@ -144,3 +144,33 @@ def test_the_shipped_model_names_its_companion():
     assert companion.meta.architecture == "barmap" and companion.meta.output_names == ["bar_evidence"]
     assert companion.preprocessing.to_dict() == model.preprocessing.to_dict()
     assert model.bar_evidence_model() is companion  # loaded once
+
+
+def test_a_version_trained_from_the_model_keeps_its_companion(tmp_path):
+    from galaxyscope.model.checkpoint import carry_bar_evidence
+
+    base = _save_pair(tmp_path)
+    new = LoadedModel(build_network("small", 1, widths=[4, 4, 4, 4, 4]),
+                      ModelMeta("small", ["has_bar"], [True], preprocessing=PREP, arch_kwargs={"widths": [4, 4, 4, 4, 4]}))
+    (tmp_path / "versions").mkdir()
+    out = tmp_path / "versions" / "v2.safetensors"
+    assert carry_bar_evidence(base, new, out) == "evidence.safetensors"
+    save_checkpoint(new, out)
+    copied = tmp_path / "versions" / "evidence.safetensors"
+    assert copied.read_bytes() == (tmp_path / "evidence.safetensors").read_bytes()
+    assert sidecar_path(copied).exists()
+    v2 = load_checkpoint(out)
+    assert v2.bar_evidence_model().sha256 == base.bar_evidence_model().sha256
+    # other framing: the companion would see another input, so nothing is carried
+    other = LoadedModel(build_network("small", 1, widths=[4, 4, 4, 4, 4]),
+                        ModelMeta("small", ["has_bar"], [True], preprocessing=Preprocessing(input_size=32, crop_fraction=0.5),
+                                  arch_kwargs={"widths": [4, 4, 4, 4, 4]}))
+    assert carry_bar_evidence(base, other, tmp_path / "versions" / "v3.safetensors") is None
+    assert other.meta.bar_evidence == ""
+    # a different file of the same name beside the new version is never overwritten nor named
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "evidence.safetensors").write_bytes(b"something else")
+    third = LoadedModel(build_network("small", 1, widths=[4, 4, 4, 4, 4]),
+                        ModelMeta("small", ["has_bar"], [True], preprocessing=PREP, arch_kwargs={"widths": [4, 4, 4, 4, 4]}))
+    assert carry_bar_evidence(base, third, tmp_path / "elsewhere" / "v4.safetensors") is None
+    assert (tmp_path / "elsewhere" / "evidence.safetensors").read_bytes() == b"something else"

@@ -315,7 +315,7 @@ def finetune_from_database(dataset: str | Path | Any, store: Any, base: Any, out
     ``cancel()`` is polled throughout (`CancelledError`; nothing is written then).
     The window runs this in a worker thread.
     """
-    from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint
+    from galaxyscope.model.checkpoint import carry_bar_evidence, load_checkpoint, save_checkpoint
     from galaxyscope.model.finetune import build_finetune_data, finetune_model, split_examples
     from galaxyscope.model.trainset import TrainingDataError
     from galaxyscope.store.annotation_store import AnnotationStore
@@ -387,6 +387,7 @@ def finetune_from_database(dataset: str | Path | Any, store: Any, base: Any, out
             "base_sha256": model.sha256, "settings": settings.to_dict(),
             "n_labelled": len(labelled), "n_train": len(split.train), "n_test": len(split.test),
             "comparison": comparison.to_dict() if comparison is not None else None}
+        carry_bar_evidence(model, result.model, out)
         digest = save_checkpoint(result.model, out)
         used = {"train": sorted(u for i in split.train for u in labelled.examples[int(i)].uids),
                 "test": sorted(u for i in split.test for u in labelled.examples[int(i)].uids)}

@@ -108,6 +108,33 @@ def save_checkpoint(model: LoadedModel | tuple[torch.nn.Module, ModelMeta], path
     return digest
 
 
+def carry_bar_evidence(base: LoadedModel, model: LoadedModel, out: str | Path) -> str | None:
+    """Let ``model`` (trained from ``base``, to be saved at ``out``) name ``base``'s bar-evidence
+    companion, copying it (and its sidecar) beside ``out`` when it is not there yet.
+
+    Why: the companion depends only on how the galaxy is framed, not on the classifier's
+    weights, so a fine-tuned version keeps the ``bar_evidence`` attribution. Nothing is carried
+    when the preprocessing differs, ``base`` has no companion file, or another file of that name
+    is already beside ``out``. Returns the companion's file name, or None.
+    """
+    name = base.meta.bar_evidence
+    if not name or not base.path or model.preprocessing.to_dict() != base.preprocessing.to_dict():
+        return None
+    src = Path(base.path).parent / name
+    dst = Path(out).parent / name
+    if not src.is_file():
+        return None
+    if dst.exists():
+        if dst.resolve() != src.resolve() and file_sha256(dst) != file_sha256(src):
+            return None
+    else:
+        for a, b in ((src, dst), (sidecar_path(src), sidecar_path(dst))):
+            if a.exists():
+                _atomic_write(b, lambda tmp, a=a: Path(tmp).write_bytes(a.read_bytes()))
+    model.meta.bar_evidence = name
+    return name
+
+
 def _sniff(path: Path) -> str:
     """'safetensors', 'zip' (torch.save), 'pickle' or 'unknown', from the first bytes."""
     with open(path, "rb") as fh:

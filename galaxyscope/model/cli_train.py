@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from galaxyscope.model.adapt import AdaptConfig
-    from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint
+    from galaxyscope.model.checkpoint import carry_bar_evidence, load_checkpoint, save_checkpoint
     from galaxyscope.model.guidance import GuidanceConfig
     from galaxyscope.model.realdata import RealDataConfig, load_real_data
     from galaxyscope.model.training import train_model
@@ -264,6 +264,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for bar in bars.values():
             bar.close()
+    if init is not None and carry_bar_evidence(init, result.model, out):
+        log(f"the bar-evidence companion {result.model.meta.bar_evidence} goes with it (same preprocessing)")
     digest = save_checkpoint(result.model, out)
     print(result.summary())
     print(f"wrote {out} (sha256 {digest[:12]}...) and {out.name}.json")
