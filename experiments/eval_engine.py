@@ -8,9 +8,9 @@ Run (numbers go to the model card and the README):
     python -m experiments.eval_engine --data $GALAXYSCOPE_DATA/test600 --bar-evidence \
         --extra $GALAXYSCOPE_DATA/exp20/masknet_test.ecsv --out docs/evaluation.md
 
-``--bar-evidence`` also measures the measurable bars with the opt-in ``bar_evidence`` attribution
-(no gate; the catalogue cut to them is written as DATA/catalog_measurable.ecsv) and judges that
-table beside the others.
+``--bar-evidence`` also measures the barred galaxies with the opt-in ``bar_evidence`` attribution
+(no gate; the catalogue cut to them is written as DATA/catalog_barred.ecsv) and judges that table
+beside the others.
 
 ``--data`` defaults to $GALAXYSCOPE_DATA/test600 (see experiments/common.py); results tables
 go to ``--work`` (default DATA/eval). Seed 8888 is used by no tuning step and no test.
@@ -92,15 +92,14 @@ def evaluate_rows(table: Path, method: str, column: str, cat: Path, where: str |
 
 
 def measure_bar_evidence(data: Path, cat: Path, work: Path, model: str, samples: int) -> Path:
-    """``moments`` lengths of the measurable bars on ``bar_evidence`` maps, no gate (calibrated
+    """``moments`` lengths of the barred galaxies on ``bar_evidence`` maps, no gate (calibrated
     with the model's ``moments@bar_evidence`` scale), as a results table in ``work``."""
     from astropy.table import Table
 
     t = Table.read(cat, format="ascii.ecsv")
-    keep = measurable_bars(np.asarray(t["has_bar"], bool), np.asarray(t["t03_bar_a06_bar_fraction"], float))
-    cut = data / "catalog_measurable.ecsv"
-    t[keep].write(cut, format="ascii.ecsv", overwrite=True)
-    out = work / "bar_evidence_measurable.ecsv"
+    cut = data / "catalog_barred.ecsv"
+    t[np.asarray(t["has_bar"], bool)].write(cut, format="ascii.ecsv", overwrite=True)
+    out = work / "bar_evidence_barred.ecsv"
     run_cli("measure", str(cut), "--model", model, "--method", "moments", "--attribution", "bar_evidence",
             "--samples", str(samples), "--min-bar-probability", "0", "--no-agreement", "--quiet", "--out", str(out))
     return out
@@ -115,7 +114,7 @@ def main() -> int:
     ap.add_argument("--extra", action="append", default=[], type=Path,
                     help="another results table to judge beside the engine's (e.g. `experiments.exp_saliency reference`'s)")
     ap.add_argument("--bar-evidence", action="store_true",
-                    help="also judge the bar_evidence attribution on the measurable bars (no gate)")
+                    help="also judge the bar_evidence attribution on the barred galaxies (no gate)")
     ap.add_argument("--out", default=str(REPO / "docs/evaluation.md"))
     ap.add_argument("--work", default=None, help="folder for results tables (default: DATA/eval)")
     args = ap.parse_args()

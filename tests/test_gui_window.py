@@ -533,3 +533,30 @@ def test_the_window_calibrates_only_the_attribution_the_calibration_was_fitted_o
     qtbot.waitUntil(lambda: w.fits["moments"].measurement is not None
                     and not any(n.startswith(CALIBRATION_NOTE) for n in w.fits["moments"].measurement.notes),
                     timeout=WAIT_MS)
+
+
+def test_the_shipped_model_offers_bar_evidence_with_its_own_calibration(make_window, qtbot, tmp_path):
+    """The real path: the shipped classifier, its companion loaded from beside it, the map made by
+    SmoothGrad of the companion, P(bar) still the classifier's, the moments length calibrated with
+    the companion's own scale (not SmoothGrad's)."""
+    from galaxyscope.gui.controls import _set_combo
+    from galaxyscope.model.checkpoint import load_checkpoint
+
+    model = load_checkpoint(resources_dir() / "models" / "default.safetensors")
+    w = make_window(model)
+    w.bar_controls.min_probability.setValue(0.0)
+    w.open_path(write_set(tmp_path / "set", n=1, size=96))
+    wait_settled(qtbot, w, 0)
+    p_smoothgrad = w.current_saliency.score.probability
+    sg_scale = model.meta.calibration("moments").describe()
+    assert any(sg_scale in n for n in w.fits["moments"].measurement.notes)
+    _set_combo(w.saliency_controls.method, "bar_evidence")
+    qtbot.waitUntil(lambda: w.current_saliency is not None and w.current_saliency.method == "bar_evidence",
+                    timeout=WAIT_MS * 4)
+    res = w.current_saliency
+    assert res.score.probability == pytest.approx(p_smoothgrad)
+    assert res.params["bar_evidence_sha256"] == model.bar_evidence_model().sha256
+    be_scale = model.meta.calibration("moments", "bar_evidence").describe()
+    assert be_scale != sg_scale
+    qtbot.waitUntil(lambda: w.fits.get("moments") is not None and w.fits["moments"].measurement is not None
+                    and any(be_scale in n for n in w.fits["moments"].measurement.notes), timeout=WAIT_MS)
