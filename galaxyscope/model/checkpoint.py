@@ -236,9 +236,10 @@ def check_network_size(path: Path, meta: ModelMeta, state: dict[str, torch.Tenso
                                    f"parameters (arch_kwargs {meta.arch_kwargs}); at most "
                                    f"{MAX_PARAMETERS:,} are accepted")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "copying into a meta parameter is a no-op": the point
-            skeleton.load_state_dict(state, strict=True, assign=False)
+        # assign=True: the skeleton takes the file's tensors (no copy into meta parameters, so no
+        # "no-op" warning to silence: warnings.catch_warnings is not thread-safe, and two models
+        # loading at once, e.g. a classifier and its companion, leaked the warning)
+        skeleton.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as exc:
         raise _misfit(path, meta, exc) from exc
 
