@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import struct
 import tempfile
 import warnings
@@ -118,7 +119,7 @@ def carry_bar_evidence(base: LoadedModel, model: LoadedModel, out: str | Path) -
     is already beside ``out``. Returns the companion's file name, or None.
     """
     name = base.meta.bar_evidence
-    if not name or not base.path or model.preprocessing.to_dict() != base.preprocessing.to_dict():
+    if not name or not base.path or model.preprocessing != base.preprocessing:
         return None
     src = Path(base.path).parent / name
     dst = Path(out).parent / name
@@ -130,7 +131,7 @@ def carry_bar_evidence(base: LoadedModel, model: LoadedModel, out: str | Path) -
     else:
         for a, b in ((src, dst), (sidecar_path(src), sidecar_path(dst))):
             if a.exists():
-                _atomic_write(b, lambda tmp, a=a: Path(tmp).write_bytes(a.read_bytes()))
+                _atomic_write(b, lambda tmp, a=a: shutil.copyfile(a, tmp))
     model.meta.bar_evidence = name
     return name
 

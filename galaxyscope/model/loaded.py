@@ -7,6 +7,7 @@ Saliency, measuring and the GUI only talk to this object, never to a bare
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -230,13 +231,11 @@ class LoadedModel:
         if not self.path:
             raise ModelLoadError(where, f"bar-evidence network {name!r} is named relative to the model's file, "
                                         "and this model was not read from a file")
-        from pathlib import Path
-
         path = Path(self.path).parent / name
         companion = load_checkpoint(path, device=str(self.device))
         if companion.meta.architecture != "barmap":
             raise ModelLoadError(path, f"is a {companion.meta.architecture!r} network, not a barmap bar-evidence network")
-        if companion.preprocessing.to_dict() != self.preprocessing.to_dict():
+        if companion.preprocessing != self.preprocessing:
             raise ModelLoadError(path, f"sees its input differently from {where} (preprocessing "
                                        f"{companion.preprocessing.to_dict()} against {self.preprocessing.to_dict()})")
         self._bar_evidence = companion
