@@ -604,12 +604,14 @@ def export_companion(paths: Paths, out: Path, attach: Path | None, threads: int 
 
 def real_lengths(threads: int = 2) -> dict:
     """Real bar sizes: Spearman rho of each attribution's `moments` length against galaxy-builder-dev's
-    ``bar_Re_px`` (the 19 galaxies with a volunteers' bar size), no P(bar) gate, library defaults,
-    bootstrap 95 % intervals; beside galaxy size alone and the companion's own mask (read per pixel,
-    like the upper reference). A development set: the numbers guide, the kept-back half tests.
+    ``bar_Re_px`` (the 19 galaxies with a volunteers' bar size), no P(bar) gate, bootstrap 95 %
+    intervals; each attribution measured with the settings stored with its calibration
+    (`measuring_params`, as `galaxyscope measure` does; library defaults where none); beside galaxy
+    size alone and the companion's own mask (read per pixel, like the upper reference). A development set: the numbers guide, the kept-back half tests.
     """
     from galaxyscope.evaluate.metrics import compute_metrics
     from galaxyscope.images.imageset import ImageSet
+    from galaxyscope.jobs.measure_job import measuring_params
     from galaxyscope.measure import measure_bar
     from galaxyscope.model.checkpoint import load_checkpoint
     from galaxyscope.saliency.attributions import compute_saliency
@@ -623,8 +625,9 @@ def real_lengths(threads: int = 2) -> dict:
     idx = np.flatnonzero(np.isfinite(ref))
     ims = [st[int(i)] for i in idx]
     lengths: dict[str, np.ndarray] = {}
-    for att in ("smoothgrad", "bar_evidence"):
-        lengths[att] = np.array([measure_bar(compute_saliency(model, im, att).map, "moments",
+    for att in ("smoothgrad", "bar_evidence"):  # each measured as `galaxyscope measure` does (its stored settings)
+        opts = measuring_params(model, "moments", att)
+        lengths[att] = np.array([measure_bar(compute_saliency(model, im, att).map, "moments", options=opts,
                                              **pre.measure_kwargs(im)).length_px for im in ims])
     companion = MaskNet()
     companion.load_state_dict(model.bar_evidence_model().net.state_dict())

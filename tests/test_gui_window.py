@@ -560,3 +560,44 @@ def test_the_shipped_model_offers_bar_evidence_with_its_own_calibration(make_win
     assert be_scale != sg_scale
     qtbot.waitUntil(lambda: w.fits.get("moments") is not None and w.fits["moments"].measurement is not None
                     and any(be_scale in n for n in w.fits["moments"].measurement.notes), timeout=WAIT_MS)
+
+
+def test_the_sliders_follow_the_attributions_measuring_settings(make_window, qtbot, tmp_path):
+    """Switching to an attribution whose calibration stores measuring settings moves the moments
+    sliders there (and the bar is fitted with them); Ctrl+0 returns to them; switching back
+    gives the library defaults again."""
+    from galaxyscope.gui.controls import _set_combo
+    from galaxyscope.measure.calibration import LengthCalibration
+    from galaxyscope.measure.params import MomentsParams
+
+    settings = {"t_start": 0.3, "blur_sigma": 1.0, "length_from": "extent"}
+    model = tiny_model()
+    model.meta.length_calibration = {
+        "moments": LengthCalibration("moments", 0.3, 0.64, 46, "test bars").to_dict(),
+        "moments@saliency": LengthCalibration("moments", 0.8, 0.3, 40, "test bars", attribution="saliency",
+                                              settings=settings).to_dict()}
+    w = make_window(model)
+    w.bar_controls.min_probability.setValue(0.0)
+    w.open_path(write_set(tmp_path / "set", n=1))
+    wait_settled(qtbot, w, 0)
+    assert w.state.bars.params["moments"] == MomentsParams()
+    _set_combo(w.saliency_controls.method, "saliency")
+    want = MomentsParams(**settings)
+    assert w.state.bars.params["moments"] == want
+    assert w.bar_controls.params("moments").t_start == pytest.approx(0.3)
+    qtbot.waitUntil(lambda: w.current_saliency is not None and w.current_saliency.method == "saliency"
+                    and w.fits.get("moments") is not None and w.fits["moments"].measurement is not None,
+                    timeout=WAIT_MS)
+    from galaxyscope.measure import measure_bar
+
+    raw = measure_bar(w.current_saliency.map, "moments", options=want,
+                      **model.preprocessing.measure_kwargs(w.current_image)).length_px
+    if np.isfinite(raw):  # the fit used the settings (its calibration note names the raw length)
+        assert f"raw {raw:.1f} px" in " ".join(w.fits["moments"].measurement.notes)
+    w.bar_controls.set_method("moments")
+    w.bar_controls.panels["moments"].set_value("t_start", 0.6)
+    assert w.state.bars.params["moments"].t_start == pytest.approx(0.6)
+    w.bar_controls.reset_current()  # Ctrl+0
+    assert w.state.bars.params["moments"] == want
+    _set_combo(w.saliency_controls.method, "smoothgrad")
+    assert w.state.bars.params["moments"] == MomentsParams()

@@ -128,3 +128,57 @@ def test_measuring_with_another_attribution_leaves_lengths_raw():
 
     assert length_calibration(M, "moments", "smoothgrad").scale == 0.3
     assert length_calibration(M, "moments", "bar_evidence") is None
+
+
+def test_a_calibration_carries_the_settings_it_was_fitted_with():
+    from galaxyscope.measure.params import MomentsParams
+
+    settings = {"t_start": 0.4, "blur_sigma": 0.75, "length_from": "extent"}
+    cal = fit_length_calibration([10, 20, 30] * 10, [12, 24, 36] * 10, "moments", attribution="bar_evidence",
+                                 settings=settings)
+    assert cal.params() == MomentsParams(t_start=0.4, blur_sigma=0.75, length_from="extent")
+    back = calibrations_from({"moments@bar_evidence": cal.to_dict()})["moments@bar_evidence"]
+    assert back == cal and dict(back.settings) == settings
+    assert "t_start 0.4" in cal.describe()
+    # no settings: the library defaults, and the stored JSON stays as before settings existed
+    plain = LengthCalibration("moments", 0.3, 0.6, 46)
+    assert "settings" not in plain.to_dict() and plain.params() == MomentsParams()
+    for bad, why in (({"t_start": 2.0}, "from 0.05 to 0.95"), ({"length_from": "tips"}, "must be one of"),
+                     ({"threshold": 0.4}, "unknown parameter 'threshold'"), ({"t_start": "low"}, "must be a number"),
+                     ("t_start=0.4", "must be a JSON object")):
+        with pytest.raises(ValueError, match=r"length_calibration\.moments"):
+            LengthCalibration.from_dict("moments", {"scale": 1.0, "relative_scatter": 0.2, "settings": bad})
+        with pytest.raises(ValueError, match=why):
+            LengthCalibration.from_dict("moments", {"scale": 1.0, "relative_scatter": 0.2, "settings": bad})
+
+
+def test_measuring_uses_the_calibrations_settings_unless_told_otherwise(tmp_path):
+    """`galaxyscope measure` measures with the settings stored with the model's calibration
+    (a different threshold gives a different raw length); explicit options still win."""
+    import dataclasses
+
+    from galaxyscope.images.imageset import ImageSet
+    from galaxyscope.jobs.measure_job import measure_dataset, measuring_params
+    from galaxyscope.measure.params import MomentsParams
+    from galaxyscope.model.checkpoint import load_checkpoint
+    from model_testdata import write_bar_dataset
+    from test_jobs_measure import tiny_model
+
+    data = write_bar_dataset(tmp_path / "set", n=3, size=64, seed=1)
+    model = load_checkpoint(tiny_model(tmp_path / "m.safetensors"))
+    high = {"t_start": 0.9, "blur_sigma": 0.0}
+    cal = {"moments": LengthCalibration("moments", 1.0, 0.2, 50, settings=high).to_dict()}
+    stored = dataclasses.replace(model, meta=dataclasses.replace(model.meta, length_calibration=cal))
+    assert measuring_params(stored, "moments", "smoothgrad") == MomentsParams(**high)
+    assert measuring_params(stored, "moments", "bar_evidence") is None and measuring_params(model, "moments", "smoothgrad") is None
+    images = ImageSet.open(data)
+    run = lambda m, **kw: np.asarray(measure_dataset(images, m, methods=("moments",), n_samples=2,  # noqa: E731
+                                                     min_bar_probability=0.0, check_agreement=False,
+                                                     **kw).table["bar_length_raw_px"], float)
+    defaults, with_settings = run(model), run(stored)
+    explicit = run(model, options={"moments": MomentsParams(**high)})
+    ok = np.isfinite(defaults) & np.isfinite(with_settings)
+    assert ok.any()
+    np.testing.assert_allclose(with_settings[ok], explicit[ok])
+    assert np.all(with_settings[ok] < defaults[ok])  # a higher threshold keeps a smaller blob
+    np.testing.assert_allclose(run(stored, options={"moments": MomentsParams()})[ok], defaults[ok])

@@ -11,6 +11,12 @@ robust scatter are fitted per bar method (`galaxyscope.measure.calibration`) and
 in the checkpoint's metadata. Only the metadata changes; the weights stay the same (the
 file's hash changes). ``--table`` reuses a results table of ``galaxyscope measure
 --min-bar-probability 0`` made with raw lengths instead of measuring again.
+
+``--settings '{"moments": {"t_start": 0.4, "blur_sigma": 1.5, "length_from": "extent"}}'``
+measures with those bar-method parameters (chosen on validation maps of this attribution)
+and stores them with the calibration, so that `galaxyscope measure` and the window measure
+this attribution's maps with them; a method not named is measured at the library defaults.
+With ``--table`` the settings must be the ones that table was measured with.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from galaxyscope.measure.calibration import calibration_key, fit_length_calibrat
 from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint
 
 
-def raw_lengths(model, image_set, methods, table_path: str | None, attribution: str = "smoothgrad") -> Table:
+def raw_lengths(model, image_set, methods, table_path: str | None, attribution: str = "smoothgrad",
+                settings: dict | None = None) -> Table:
     """One row per image and method with ``bar_length_raw_px`` (measured here unless a table is given)."""
     if table_path:
         table = Table.read(table_path)
@@ -38,9 +45,11 @@ def raw_lengths(model, image_set, methods, table_path: str | None, attribution: 
             raise SystemExit(f"{table_path}: made with the {made_with} attribution, not {attribution}")
         return table
     from galaxyscope.jobs.measure_job import measure_dataset
+    from galaxyscope.measure.api import METHOD_PARAMS
 
+    options = {m: METHOD_PARAMS[m](**(settings or {}).get(m, {})) for m in methods}  # never an old calibration's
     return measure_dataset(image_set, model, methods=methods, attribution=attribution, min_bar_probability=0.0,
-                           calibrate_lengths=False).table
+                           calibrate_lengths=False, options=options).table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,14 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--method", action="append", choices=BAR_METHODS, help="bar method(s) (default: all)")
     ap.add_argument("--attribution", default="smoothgrad",
                     help="saliency method whose maps are calibrated (stored as METHOD@ATTRIBUTION unless smoothgrad)")
+    ap.add_argument("--settings", type=json.loads, default={},
+                    help='JSON: bar method -> its parameters to measure with and store, e.g. '
+                         '\'{"moments": {"t_start": 0.4, "length_from": "extent"}}\'')
     ap.add_argument("--out", required=True, help="checkpoint to write (may be --model itself)")
     args = ap.parse_args(argv)
+    if not isinstance(args.settings, dict) or not all(isinstance(v, dict) for v in args.settings.values()):
+        raise SystemExit("--settings: a JSON object of bar method -> {parameter: value}")
     methods = tuple(args.method or BAR_METHODS)
     model = load_checkpoint(args.model)
     image_set = ImageSet.open(args.synthetic)
     cat = image_set.catalogue
     row_of = {e.key: e.row_index for e in image_set.entries}
-    table = raw_lengths(model, image_set, methods, args.table, args.attribution)
+    table = raw_lengths(model, image_set, methods, args.table, args.attribution, args.settings)
     raw_column = "bar_length_raw_px" if "bar_length_raw_px" in table.colnames else "bar_length_px"
     fitted = dict(model.meta.length_calibration)  # other attributions' calibrations stay
     for method in methods:
@@ -68,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         true = np.asarray(cat["bar_length_px"], float)[idx][keep]
         raw = np.asarray(rows[raw_column], float)[keep]
         cal = fit_length_calibration(raw, true, method, fitted_on=display_path(args.synthetic),
-                                     attribution=args.attribution)
+                                     attribution=args.attribution, settings=args.settings.get(method))
         fitted[calibration_key(method, args.attribution)] = cal.to_dict()
         print(f"{method}: {cal.describe()}; median |raw - true| / true = "
               f"{np.nanmedian(np.abs(raw - true) / true):.2f}, calibrated "

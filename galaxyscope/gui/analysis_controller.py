@@ -56,6 +56,7 @@ class AnalysisController(QObject):
         self._domain_key: Any = None
         self._domain_cache: list[str] = []
         state = host.state
+        state.saliency.watch("method", lambda _c: self.adopt_measuring_settings())  # before the recompute
         state.saliency.watch(("method", "target", "samples", "noise"), self._request_changed)
         state.saliency.watch("framing", lambda _c: self._framing_changed())
         state.bars.watch("params", self._params_changed)
@@ -95,8 +96,32 @@ class AnalysisController(QObject):
             sc.score.setText("")
             self.host.state.bars.min_probability = model_min_bar_probability(model)
             self.host.state.saliency.framing = model.preprocessing.framing
+            self.adopt_measuring_settings(only_stored=True)
         if self.host.current_image is not None and self.host.state.saliency.auto:
             self.compute()
+
+    def adopt_measuring_settings(self, only_stored: bool = False) -> None:
+        """The bar methods' parameters follow the attribution: the settings the model's length
+        calibration for it was fitted with, else the library defaults; Ctrl+0 returns to them.
+
+        Why: a calibration's scale holds for the settings it was fitted with, and a peakier map
+        needs another threshold. ``only_stored`` (a model loads): change the sliders only where
+        the model stores settings, so that values kept from the last session survive.
+        """
+        h = self.host
+        if h.model is None:
+            return
+        from galaxyscope.gui.bar_fit import default_params
+        from galaxyscope.jobs.measure_job import measuring_params
+
+        stored = {m: measuring_params(h.model, m, h.state.saliency.method) for m in BAR_METHODS}
+        start = {m: p if p is not None else default_params(m) for m, p in stored.items()}
+        h.bar_controls.reset_params = start
+        if only_stored:
+            start = {m: p for m, p in stored.items() if p is not None}
+        new = {**h.state.bars.params, **start}
+        if any(new[m] != h.state.bars.params.get(m) for m in new):
+            h.state.bars.update(params=new)
 
     def image_shown(self, entry: int) -> None:
         """The window shows a new image: compute its map (or show one made earlier)."""

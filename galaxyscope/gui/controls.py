@@ -560,6 +560,8 @@ class BarControls(QGroupBox):
         super().__init__("Bar measurement", parent)
         self.tabs = QTabWidget()
         self.panels: dict[str, ParamPanel] = {}
+        #: what Ctrl+0 / "Reset" returns a method's panel to (the attribution's measuring settings)
+        self.reset_params: dict[str, Any] = {}
         for method in BAR_METHODS:
             panel = ParamPanel(method)
             panel.changed.connect(self.params_changed)
@@ -662,7 +664,13 @@ class BarControls(QGroupBox):
         return self.panels[method].params()
 
     def reset_current(self) -> None:
-        self.panels[self.method()].reset()
+        """Back to the attribution's measuring settings (``reset_params``), else the library defaults."""
+        panel = self.panels[self.method()]
+        start = self.reset_params.get(self.method())
+        if start is None:
+            panel.reset()
+        else:
+            panel.set_params(start)
 
 
 class OverlayToggles(QWidget):

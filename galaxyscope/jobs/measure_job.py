@@ -125,7 +125,8 @@ def measure_dataset(
     stored calibration (``ModelMeta.length_calibration``; none stored: raw lengths).
 
     ``options`` maps a bar method name to its parameters (PaperParams /
-    MomentsParams), e.g. the GUI's current slider values; defaults otherwise.
+    MomentsParams), e.g. the GUI's current slider values; otherwise the settings the model's
+    calibration for this attribution was fitted with (`measuring_params`), else the defaults.
 
     Bad files are skipped and listed in the report's failures; so is an image on which any
     step fails unexpectedly (the reason names the error): nothing else stops the batch
@@ -226,7 +227,9 @@ def image_measurer(
                     image.pixel_scale, redshift, framing="isophote (no network)", box=None, wcs=image.wcs))
                 continue
             try:
-                m = measure_bar(sal.map, method, options=(options or {}).get(method), **geometry)
+                opts = (options or {}).get(method)
+                m = measure_bar(sal.map, method, options=opts if opts is not None else
+                                measuring_params(model, method, attribution), **geometry)
             except GalaxyscopeError as exc:
                 failures.append(ImageReadError(image.path or key, f"{method}: {exc}"))
                 continue
@@ -279,6 +282,13 @@ def length_calibration(model, method: str, attribution: str):
     (raw lengths): a calibration fitted on another attribution's maps does not apply."""
     find = getattr(getattr(model, "meta", None), "calibration", None)
     return find(method, attribution) if callable(find) else None
+
+
+def measuring_params(model, method: str, attribution: str):
+    """The parameters ``method`` measures ``attribution``'s maps with by default: those its
+    stored calibration was fitted with (`LengthCalibration.settings`), else None (the library's)."""
+    cal = length_calibration(model, method, attribution)
+    return cal.params() if cal is not None and cal.settings else None
 
 
 def model_min_bar_probability(model) -> float:

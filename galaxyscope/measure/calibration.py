@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,10 @@ class LengthCalibration:
 
     attribution: the saliency method whose maps it was fitted on; another attribution's
     blob has another size, so its lengths are left raw (``applies_to``).
+    settings: the bar method's parameters (field -> value, the rest at the library defaults)
+    the raw lengths were measured with; a scale holds only for the settings it was fitted
+    with, and another attribution's maps may need other ones (a peakier map, a lower
+    threshold), so they travel with the calibration and measuring uses them (`params`).
     """
 
     method: str
@@ -47,6 +51,13 @@ class LengthCalibration:
     n_bars: int
     fitted_on: str = ""
     attribution: str = "smoothgrad"
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def params(self) -> Any:
+        """The method's parameter dataclass (PaperParams / MomentsParams) with ``settings`` applied."""
+        from galaxyscope.measure.api import METHOD_PARAMS
+
+        return dataclasses.replace(METHOD_PARAMS[self.method](), **dict(self.settings))
 
     def applies_to(self, attribution: str) -> bool:
         """Whether lengths measured on ``attribution``'s maps may be calibrated with this."""
@@ -59,9 +70,40 @@ class LengthCalibration:
         if not (math.isfinite(self.relative_scatter) and 0 <= self.relative_scatter <= 10):
             raise ValueError(f"length_calibration.{self.method}.relative_scatter: must be from 0 to 10, "
                              f"got {self.relative_scatter!r}")
+        if self.settings:
+            self._check_settings()
+
+    def _check_settings(self) -> None:
+        from galaxyscope.measure.api import METHOD_PARAMS
+
+        where = f"length_calibration.{self.method}.settings"
+        if not isinstance(self.settings, Mapping):
+            raise ValueError(f"{where}: must be a JSON object (parameter -> value)")
+        cls = METHOD_PARAMS.get(self.method)
+        if cls is None:
+            raise ValueError(f"{where}: {self.method!r} has no parameters to set")
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        for name, value in self.settings.items():
+            f = known.get(name)
+            if f is None:
+                raise ValueError(f"{where}: unknown parameter {name!r} of {self.method}")
+            md, default = f.metadata, f.default
+            if md.get("choices"):
+                if value not in md["choices"]:
+                    raise ValueError(f"{where}.{name}: must be one of {', '.join(md['choices'])}, got {value!r}")
+            elif isinstance(default, (int, float)) and not isinstance(default, bool):
+                if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)):
+                    raise ValueError(f"{where}.{name}: must be a number, got {value!r}")
+                low, high = md.get("low"), md.get("high")
+                if (low is not None and value < low) or (high is not None and value > high):
+                    raise ValueError(f"{where}.{name}: must be from {low} to {high}, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["settings"] = dict(self.settings)
+        if not d["settings"]:
+            del d["settings"]  # library defaults: the checkpoints written before settings existed
+        return d
 
     @classmethod
     def from_dict(cls, method: str, d: Mapping[str, Any]) -> "LengthCalibration":
@@ -69,9 +111,12 @@ class LengthCalibration:
         if not isinstance(d, Mapping):
             raise ValueError(f"length_calibration.{method}: must be a JSON object")
         try:
+            settings = d.get("settings", {})
+            if not isinstance(settings, Mapping):
+                raise ValueError(f"length_calibration.{method}.settings: must be a JSON object (parameter -> value)")
             return cls(method=method, scale=float(d["scale"]), relative_scatter=float(d["relative_scatter"]),
                        n_bars=int(d.get("n_bars", 0)), fitted_on=str(d.get("fitted_on", ""))[:500],
-                       attribution=str(d.get("attribution", "smoothgrad"))[:100])
+                       attribution=str(d.get("attribution", "smoothgrad"))[:100], settings=dict(settings))
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ValueError) and str(exc).startswith("length_calibration"):
                 raise
@@ -79,14 +124,17 @@ class LengthCalibration:
                              f"({exc})") from None
 
     def describe(self) -> str:
+        at = "".join(f", {k} {v}" for k, v in self.settings.items())
         return (f"×{self.scale:.2f} ± {100 * self.relative_scatter:.0f} % "
-                f"(fitted on {self.n_bars} synthetic bars)")
+                f"(fitted on {self.n_bars} synthetic bars{at})")
 
 
 def fit_length_calibration(raw_px: Sequence[float], true_px: Sequence[float], method: str,
-                           fitted_on: str = "", attribution: str = "smoothgrad") -> LengthCalibration:
+                           fitted_on: str = "", attribution: str = "smoothgrad",
+                           settings: Mapping[str, Any] | None = None) -> LengthCalibration:
     """The scale and scatter that put ``raw_px`` on the scale of ``true_px`` (pairs with a
-    finite, positive value on both sides; at least `MIN_CALIBRATION_BARS` of them)."""
+    finite, positive value on both sides; at least `MIN_CALIBRATION_BARS` of them);
+    ``settings``: the bar method's parameters ``raw_px`` were measured with."""
     raw, true = np.asarray(raw_px, float), np.asarray(true_px, float)
     ok = np.isfinite(raw) & np.isfinite(true) & (raw > 0) & (true > 0)
     if ok.sum() < MIN_CALIBRATION_BARS:
@@ -95,7 +143,8 @@ def fit_length_calibration(raw_px: Sequence[float], true_px: Sequence[float], me
     centre = float(np.median(log_ratio))
     scatter = float(1.4826 * np.median(np.abs(log_ratio - centre)))
     return LengthCalibration(method=method, scale=float(np.exp(centre)), relative_scatter=scatter,
-                             n_bars=int(ok.sum()), fitted_on=fitted_on, attribution=attribution)
+                             n_bars=int(ok.sum()), fitted_on=fitted_on, attribution=attribution,
+                             settings=dict(settings or {}))
 
 
 def calibration_key(method: str, attribution: str = "smoothgrad") -> str:
