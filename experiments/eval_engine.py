@@ -1,4 +1,4 @@
-"""Evaluate the shipped engine on a held-out synthetic set and the 22 real GZ examples.
+"""Evaluate the shipped engine on a held-out synthetic set and on real galaxies, in one run.
 
 Run (numbers go to the model card and the README):
 
@@ -21,6 +21,13 @@ interval, rho of length / r90 (what is known beyond the galaxy's size) and the c
 galaxy-size and constant baselines (the seed's warning: multiplying by galaxy size alone makes
 r ~ 0.7 for a constant prediction). ``--extra`` adds other results tables (the mask-trained
 upper reference) to the same table.
+
+Real galaxies, in the same report (skipped with a message when ``$GALAXYSCOPE_SHARED_DATA`` lacks
+them): P(bar) AUC with bootstrap intervals on the 22 Galaxy Zoo examples and on galaxy-builder-dev
+(GZ2 ``p_bar >= 0.5`` against ``< 0.2``), and galaxy-builder-dev's real bar sizes: Spearman rho of
+each attribution's ``moments`` length (measured by ``galaxyscope measure``, no gate) against the
+volunteers' ``bar_Re_px`` (19 galaxies), and of length / r90, beside galaxy size alone. These are
+development sets (the other halves are kept back): they guide, they do not test.
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.common import DATA_NOTE, MEASURABLE_VOTE, REPO, add_data_option, display_path, measurable_bars
+from experiments.common import (DATA_NOTE, MEASURABLE_VOTE, REPO, add_data_option, display_path, measurable_bars,
+                                shared_data)
 
 
 def run_cli(*argv: str) -> str:
@@ -91,10 +99,18 @@ def evaluate_rows(table: Path, method: str, column: str, cat: Path, where: str |
     return out
 
 
-def measure_bar_evidence(data: Path, cat: Path, work: Path, model: str, samples: int) -> Path:
-    """``moments`` lengths of the barred galaxies on ``bar_evidence`` maps, no gate (calibrated
-    with the model's ``moments@bar_evidence`` scale), as a results table in ``work``."""
+def measure_bar_evidence(data: Path, cat: Path, work: Path, model: str, samples: int) -> list[Path]:
+    """``moments`` lengths of the barred galaxies on ``bar_evidence`` maps, no gate, as results
+    tables in ``work``: as `galaxyscope measure` reports them (the settings and scale of the model's
+    ``moments@bar_evidence`` calibration) and, beside, raw at the library's ``moments`` defaults
+    (what the attribution was measured with before its calibration carried settings)."""
     from astropy.table import Table
+
+    from galaxyscope.images.imageset import ImageSet
+    from galaxyscope.jobs.common import resolve_model
+    from galaxyscope.jobs.measure_job import measure_dataset
+    from galaxyscope.measure.params import MomentsParams
+    from galaxyscope.saliency.cache import SaliencyCache
 
     t = Table.read(cat, format="ascii.ecsv")
     cut = data / "catalog_barred.ecsv"
@@ -102,7 +118,69 @@ def measure_bar_evidence(data: Path, cat: Path, work: Path, model: str, samples:
     out = work / "bar_evidence_barred.ecsv"
     run_cli("measure", str(cut), "--model", model, "--method", "moments", "--attribution", "bar_evidence",
             "--samples", str(samples), "--min-bar-probability", "0", "--no-agreement", "--quiet", "--out", str(out))
-    return out
+    defaults = work / "bar_evidence_barred_library_defaults.ecsv"
+    report = measure_dataset(ImageSet.open(cut), resolve_model(model), methods=("moments",), attribution="bar_evidence",
+                             n_samples=samples, cache=SaliencyCache(), options={"moments": MomentsParams()},
+                             min_bar_probability=0.0, calibrate_lengths=False, check_agreement=False)
+    report.table.meta["settings"] = "library defaults, raw"
+    report.table.write(defaults, format="ascii.ecsv", overwrite=True)
+    return [out, defaults]
+
+
+def real_galaxies(model_path: str, model, attributions: list[str], work: Path, samples: int) -> list[str]:
+    """The report's real-galaxy section (see the module docstring), as markdown lines."""
+    from astropy.table import Table
+
+    from galaxyscope.evaluate.classification import auc_interval
+    from galaxyscope.evaluate.metrics import compute_metrics
+    from galaxyscope.images.imageset import ImageSet
+    from galaxyscope.resources import sample_path
+
+    lines = ["## Real galaxies (development sets: the kept-back halves test)", ""]
+    gz = ImageSet.open(sample_path("gz-bar-examples"))
+    probs = model.predict([im for _, im in gz.iter_images()])[:, model.output_index(None)]
+    labels = np.asarray(gz.column("has_bar"), bool)
+    surveys = np.asarray(gz.column("survey"))
+    lines.append("- P(bar) AUC, the 22 Galaxy Zoo examples: " + auc_interval(probs, labels).format(3) + "; "
+                 + ", ".join(f"{k} {auc_interval(probs[surveys == k], labels[surveys == k]).format(2)}"
+                             for k in sorted(set(surveys))))
+    gb_dir = shared_data("galaxy-builder-dev")
+    if not (gb_dir / "catalog.csv").exists():
+        lines += [f"- galaxy-builder-dev: not found at `{display_path(gb_dir)}` (set $GALAXYSCOPE_SHARED_DATA)", ""]
+        return lines
+    cat = Table.read(gb_dir / "catalog.csv", format="ascii.csv")
+    files = [str(f) for f in cat["filename"]]
+    p_bar = np.ma.filled(np.ma.asarray(cat["p_bar"], float), np.nan)
+    ref = np.ma.filled(np.ma.asarray(cat["bar_Re_px"], float), np.nan)
+    r90 = np.asarray(cat["r90_px"], float)
+    sized = np.isfinite(ref)
+    rows: dict[str, np.ndarray] = {}
+    for att in attributions:
+        out = work / f"galaxy_builder_dev_{att}.ecsv"
+        run_cli("measure", str(gb_dir), "--model", model_path, "--method", "moments", "--attribution", att,
+                "--samples", str(samples), "--min-bar-probability", "0", "--no-agreement", "--quiet",
+                "--out", str(out))
+        t = Table.read(out, format="ascii.ecsv")
+        by_file = {str(f): k for k, f in enumerate(t["filename"])}
+        pick = lambda col: np.array([float(t[col][by_file[f]]) if f in by_file else np.nan  # noqa: E731
+                                     for f in files])
+        rows[f"`moments` on {att} maps (calibrated, no gate)"] = pick("bar_length_px")
+        if att == attributions[0]:
+            score = pick("bar_score")
+            keep = (p_bar >= 0.5) | (p_bar < 0.2)
+            lines.append(f"- P(bar) AUC, galaxy-builder-dev (p_bar >= 0.5 against < 0.2): "
+                         + auc_interval(score[keep], p_bar[keep] >= 0.5).format(3))
+    rows["galaxy size alone (r90_px)"] = r90
+    lines += ["", f"Real bar sizes: galaxy-builder-dev's volunteers' bar effective radius `bar_Re_px` "
+              f"({int(sized.sum())} galaxies); rho is scale-free, so the calibration does not enter it.", "",
+              "| length | Spearman ρ | ρ of length / r90 | n |", "|---|---|---|---|"]
+    for label, L in rows.items():
+        m = compute_metrics(L[sized], ref[sized])
+        mn = compute_metrics(L[sized] / r90[sized], ref[sized] / r90[sized])
+        ci = lambda x: f"{x.value:.2f} [{x.low:.2f}, {x.high:.2f}]"  # noqa: E731
+        lines.append(f"| {label} | {ci(m.spearman_rho)} | "
+                     f"{ci(mn.spearman_rho) if 'size alone' not in label else '-'} | {m.n} |")
+    return lines + [""]
 
 
 def main() -> int:
@@ -117,6 +195,7 @@ def main() -> int:
                     help="also judge the bar_evidence attribution on the barred galaxies (no gate)")
     ap.add_argument("--out", default=str(REPO / "docs/evaluation.md"))
     ap.add_argument("--work", default=None, help="folder for results tables (default: DATA/eval)")
+    ap.add_argument("--no-real", action="store_true", help="skip the real-galaxy section")
     args = ap.parse_args()
     data = Path(args.data)
     work = Path(args.work) if args.work else data / "eval"
@@ -129,7 +208,7 @@ def main() -> int:
             str(args.samples), "--quiet", "--out", str(res))
     t_measure = time.perf_counter() - t0
     if args.bar_evidence:
-        args.extra.append(measure_bar_evidence(data, cat, work, args.model, args.samples))
+        args.extra += measure_bar_evidence(data, cat, work, args.model, args.samples)
     reg = work / "regressor_results.ecsv"
     if Path(args.regressor).exists():
         run_cli("measure", str(data), "--model", args.regressor, "--quiet", "--out", str(reg))
@@ -156,8 +235,10 @@ def main() -> int:
         method = str(t_extra["method"][0])
         made_with = str(t_extra.meta.get("attribution", ""))  # a `galaxyscope measure` table names its attribution
         what = f"{method} on {made_with} maps" if made_with and made_with != "smoothgrad" else method
+        if t_extra.meta.get("settings"):
+            what += f" ({t_extra.meta['settings']})"
         label = f"{what} (`{display_path(extra)}`, {len(t_extra)} rows)"
-        plot_stem[label] = f"{method}_{made_with}" if made_with else method
+        plot_stem[label] = (f"{method}_{made_with}" if made_with else method) + ("_defaults" if t_extra.meta.get("settings") else "")
         sources.append((label, extra, method, "bar_length_px"))
     selections = (("measurable bars (has_bar, simulated GZ2 bar vote >= 0.5): the yardstick", MEASURABLE),
                   ("all barred galaxies (faint bars included)", None))
@@ -178,17 +259,6 @@ def main() -> int:
     meas = measurable_bars(hb.astype(bool), np.asarray(truth["t03_bar_a06_bar_fraction"], float))
     keep = meas | (hb == 0)
     synth_auc_meas = auc(np.array([score[f] for f in truth["filename"][keep]]), hb[keep])
-
-    from galaxyscope.images.imageset import ImageSet
-    from galaxyscope.resources import sample_path
-
-    real = ImageSet.open(sample_path("gz-bar-examples"))
-    ims = [im for _, im in real.iter_images()]
-    probs = model.predict(ims)[:, model.output_index(None)]
-    labels = np.asarray(real.column("has_bar"), int)
-    real_auc = auc(probs, labels)
-    surveys = np.asarray(real.column("survey"))
-    real_auc_by = {s: auc(probs[surveys == s], labels[surveys == s]) for s in sorted(set(surveys))}
 
     lines = ["# Engine evaluation (generated by `python -m experiments.eval_engine`)", "",
              f"Data: `{display_path(data)}` ({len(truth)} galaxies, {int(hb.sum())} barred, {n_measurable} of "
@@ -219,9 +289,10 @@ def main() -> int:
         lines.append("")
     lines += ["## Bar classification (the model's has_bar output)", "",
               f"- held-out synthetic set: AUC {synth_auc:.3f} (all), {synth_auc_meas:.3f} "
-              "(measurable bars against all unbarred)",
-              f"- the 22 real Galaxy Zoo examples: AUC {real_auc:.3f} "
-              + ", ".join(f"{k}: {v:.3f}" for k, v in real_auc_by.items()), ""]
+              "(measurable bars against all unbarred)", ""]
+    if not args.no_real:
+        lines += real_galaxies(args.model, model, ["smoothgrad"] + (["bar_evidence"] if args.bar_evidence else []),
+                               work, args.samples)
     text = "\n".join(lines)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text + "\n")

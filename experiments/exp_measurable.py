@@ -17,6 +17,8 @@ the honest number). The variants:
   logit when that patch's non-axisymmetric light is removed), positive part;
 - ``sg_rot``: SmoothGrad averaged over the four right-angle turns of the input (turned back):
   the model's grain averages out, a bar's own evidence should not;
+- ``ig_zero``: Integrated Gradients from an all-zero model input, positive part;
+- ``gxi``: signed SmoothGrad gradient x input, positive part;
 - ``resid``: the positive non-axisymmetric residual alone, no network (the control that says how
   much of a variant's length comes from the image rather than the model).
 """
@@ -33,7 +35,7 @@ import numpy as np
 
 from experiments.common import measurable_bars, shipped_model
 
-VARIANTS = ("sg", "ig_axi", "sgxr", "resid", "occ_axi", "sg_rot")
+VARIANTS = ("sg", "ig_axi", "sgxr", "resid", "occ_axi", "sg_rot", "ig_zero", "gxi")
 
 
 def open_measurable(path: Path):
@@ -73,11 +75,12 @@ def compute_maps(args) -> int:
         base = torch.from_numpy(axisymmetric_model(x[0].numpy())[None]).float()
         resid = (x - base).detach()
         g = None
-        if "sg" in out or "sgxr" in out:
+        if "sg" in out or "sgxr" in out or "gxi" in out:
             sigma = 0.1 * float(x.max() - x.min())
-            with torch.enable_grad():
-                g = smoothgrad_attribution(net, x.clone().requires_grad_(True), tgt, n_samples=args.samples,
-                                           stdev=sigma, chunk=5, seed=0, absolute=False)
+            if "sgxr" in out or "gxi" in out:
+                with torch.enable_grad():
+                    g = smoothgrad_attribution(net, x.clone().requires_grad_(True), tgt, n_samples=args.samples,
+                                               stdev=sigma, chunk=5, seed=0, absolute=False)
             if "sg" in out:
                 with torch.enable_grad():
                     ga = smoothgrad_attribution(net, x.clone().requires_grad_(True), tgt, n_samples=args.samples,
@@ -85,11 +88,18 @@ def compute_maps(args) -> int:
                 out["sg"].append(ga.abs().amax(1)[0].numpy())
             if "sgxr" in out:
                 out["sgxr"].append(torch.relu((g * resid).sum(1))[0].numpy())
+            if "gxi" in out:
+                out["gxi"].append(torch.relu((g * x).sum(1))[0].detach().numpy())
         if "ig_axi" in out:
             with torch.enable_grad():
                 a = IG(net).attribute(x.clone().requires_grad_(True), baselines=base, target=tgt,
                                       n_steps=args.steps, internal_batch_size=args.steps)
             out["ig_axi"].append(torch.relu(a.sum(1))[0].detach().numpy())
+        if "ig_zero" in out:
+            with torch.enable_grad():
+                a = IG(net).attribute(x.clone().requires_grad_(True), baselines=torch.zeros_like(x), target=tgt,
+                                      n_steps=args.steps, internal_batch_size=args.steps)
+            out["ig_zero"].append(torch.relu(a.sum(1))[0].detach().numpy())
         if "sg_rot" in out:  # the map averaged over the four right-angle turns of the input
             sigma = 0.1 * float(x.max() - x.min())
             acc = 0
