@@ -2,6 +2,11 @@
 
     python -m experiments.exp_measurable maps --data DIR --work WORK [--variants sg,ig_axi,...]
     python -m experiments.exp_measurable score --data DIR --work WORK [--fit-on OTHER_WORK]
+    python -m experiments.exp_measurable pair --data DIR --work WORK --data2 DIR2 --work2 WORK2
+
+``pair`` ranks the moments settings of each variant by the WORSE of two validation sets' rho
+(maps made by ``maps`` on both): a setting must hold on both, since one set of ~90 bars can
+favour a setting (or a variant) by chance.
 
 ``maps`` computes each variant's model-input map for every measurable bar of DIR and keeps
 them in WORK/maps_VARIANT.npz; ``score`` measures them with the moments grid and prints
@@ -219,9 +224,49 @@ def score(args) -> int:
     return 0
 
 
+def pair(args) -> int:
+    """Each variant's settings ranked by min(rho on DATA, rho on DATA2); rho of length/r90 beside."""
+    from scipy.stats import spearmanr
+
+    from galaxyscope.measure import measure_bar
+    from galaxyscope.model.checkpoint import load_checkpoint
+    from galaxyscope.saliency.attributions import normalise_map, original_grid_map
+
+    import torch
+
+    model = load_checkpoint(args.model or shipped_model(), device="cpu")
+    pre = model.preprocessing
+    settings = list(grid())
+    for v in args.variants:
+        res: dict[str, list] = {label: [] for label, _ in settings}
+        for data, work in ((args.data, args.work), (args.data2, args.work2)):
+            s, idx_all, true_all, r90_all = open_measurable(data)
+            z = np.load(work / f"maps_{v}.npz")
+            pos = {int(i): k for k, i in enumerate(idx_all)}
+            sel = np.array([pos[int(i)] for i in z["idx"]])
+            true, r90 = true_all[sel], r90_all[sel]
+            L: dict[str, list] = {label: [] for label, _ in settings}
+            for m, i, box in zip(z["maps"], z["idx"], z["boxes"]):
+                im = s[int(i)]
+                full = original_grid_map(model, normalise_map(torch.from_numpy(m)[None, None]), im.height, im.width,
+                                         box=tuple(box))
+                kw = pre.measure_kwargs(im)
+                for label, opts in settings:
+                    L[label].append(measure_bar(full, "moments", options=opts, **kw).length_px)
+            for label in L:
+                x = np.array(L[label])
+                ok = np.isfinite(x)
+                res[label].append((spearmanr(x[ok], true[ok])[0], spearmanr(x[ok] / r90[ok], true[ok] / r90[ok])[0],
+                                   int(ok.sum()), len(x)))
+        print(f"== {v}: rho / rho of length/r90 (n) on {args.data.name} | {args.data2.name}, best first")
+        for label in sorted(res, key=lambda k: -min(res[k][0][0], res[k][1][0]))[: args.top]:
+            print(f"  {label:28s} " + " | ".join(f"{a:.2f} / {b:.2f} ({n}/{of})" for a, b, n, of in res[label]))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("phase", choices=("maps", "score"))
+    ap.add_argument("phase", choices=("maps", "score", "pair"))
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--model", default=None)
@@ -233,9 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--top", type=int, default=3)
     ap.add_argument("--fit-on", type=Path, default=None)
+    ap.add_argument("--data2", type=Path, default=None, help="pair: the second validation set")
+    ap.add_argument("--work2", type=Path, default=None, help="pair: its maps")
     args = ap.parse_args(argv)
     args.variants = [v for v in args.variants.split(",") if v]
-    return compute_maps(args) if args.phase == "maps" else score(args)
+    if args.phase == "pair" and (args.data2 is None or args.work2 is None):
+        ap.error("pair needs --data2 and --work2")
+    return {"maps": compute_maps, "score": score, "pair": pair}[args.phase](args)
 
 
 if __name__ == "__main__":
