@@ -174,3 +174,25 @@ def test_a_version_trained_from_the_model_keeps_its_companion(tmp_path):
                         ModelMeta("small", ["has_bar"], [True], preprocessing=PREP, arch_kwargs={"widths": [4, 4, 4, 4, 4]}))
     assert carry_bar_evidence(base, third, tmp_path / "elsewhere" / "v4.safetensors") is None
     assert (tmp_path / "elsewhere" / "evidence.safetensors").read_bytes() == b"something else"
+
+
+def test_distributed_work_is_keyed_by_the_companion_too(tmp_path):
+    """A replaced companion is new work (the partitions' key), and a worker that finds another
+    companion than the client planned with refuses, as it does for another model file."""
+    from galaxyscope.errors import GalaxyscopeError
+    from galaxyscope.jobs.common import work_sha256
+    from galaxyscope.jobs.distributed_measure import MeasureWork
+
+    model = _save_pair(tmp_path)
+    sg, ev = work_sha256(model, "smoothgrad"), work_sha256(model, "bar_evidence")
+    assert sg == model.sha256 and ev == f"{model.sha256}+{model.bar_evidence_model().sha256}"
+    planned = MeasureWork(model_path=str(model.path), model_sha256=ev, attribution="bar_evidence")
+    planned.setup()  # the same files: the worker goes on
+    torch.manual_seed(1)  # another companion, same name, other weights
+    save_checkpoint(LoadedModel(BarMapNet(width=4), ModelMeta("barmap", ["bar_evidence"], [False], task="regress",
+                                                              preprocessing=PREP, arch_kwargs={"width": 4})),
+                    tmp_path / "evidence.safetensors")
+    again = load_checkpoint(tmp_path / "classifier.safetensors")
+    assert work_sha256(again, "smoothgrad") == sg and work_sha256(again, "bar_evidence") != ev
+    with pytest.raises(GalaxyscopeError, match="another model file"):
+        planned.setup()

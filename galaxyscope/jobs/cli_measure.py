@@ -133,7 +133,7 @@ def run_partitioned(args: argparse.Namespace, batch, methods, saliency, read_lim
     process for a ``.parquet`` output; the table formats are gathered from the partitions."""
     import contextlib
 
-    from galaxyscope.jobs.common import open_dataset_and_model, tqdm_progress
+    from galaxyscope.jobs.common import open_dataset_and_model, tqdm_progress, work_sha256
     from galaxyscope.jobs.distributed import dask_client
     from galaxyscope.jobs.distributed_measure import MeasureWork, keep_kinds, measure_distributed
     from galaxyscope.jobs.measure_job import check_keep_columns
@@ -152,7 +152,7 @@ def run_partitioned(args: argparse.Namespace, batch, methods, saliency, read_lim
     for text in getattr(image_set, "warnings", []):
         print(f"warning: {text}", file=sys.stderr)
     work = MeasureWork(
-        model_path=str(Path(model.path).resolve()) if model.path else "", model_sha256=model.sha256 or "",
+        model_path=str(Path(model.path).resolve()) if model.path else "", model_sha256=work_sha256(model, saliency.method),
         methods=tuple(methods), attribution=saliency.method, n_samples=saliency.n_samples, noise=saliency.noise,
         target=saliency.target, min_bar_probability=args.min_bar_probability,
         check_agreement=not args.no_agreement, framing=args.framing, keep=keep_kinds(image_set, args.keep),

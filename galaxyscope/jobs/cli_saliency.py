@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from galaxyscope.images.guarded_read import limits_from_args
     from galaxyscope.jobs.cli_measure import dataset_for_workers, print_skipped, terminate_as_interrupt
     from galaxyscope.jobs.cluster_args import cluster_options
-    from galaxyscope.jobs.common import open_dataset_and_model, tqdm_progress
+    from galaxyscope.jobs.common import open_dataset_and_model, tqdm_progress, work_sha256
     from galaxyscope.jobs.distributed import dashboard_link, dask_client, read_partitions, run_partitions
     from galaxyscope.jobs.saliency_job import SaliencyWork
     from galaxyscope.paths import saliency_cache_dir
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     for text in getattr(image_set, "warnings", []):
         print(f"warning: {text}", file=sys.stderr)
     work = SaliencyWork(model_path=str(Path(model.path).resolve()) if model.path else "",
-                        model_sha256=model.sha256 or "", method=saliency.method, n_samples=saliency.n_samples,
+                        model_sha256=work_sha256(model, saliency.method), method=saliency.method, n_samples=saliency.n_samples,
                         noise=saliency.noise, target=saliency.target, cache_root=str(cache), device=args.device,
                         threads=batch.threads)
     folder = cache / "_runs"

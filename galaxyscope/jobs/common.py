@@ -29,6 +29,33 @@ def resolve_model(path: str | Path | None = None, device: str | None = None):
     return load_checkpoint(p, device=device)
 
 
+def work_sha256(model, attribution: str) -> str:
+    """The sha256 of every checkpoint ``attribution``'s maps depend on: the model's, and its
+    bar-evidence companion's when the attribution explains that network. Why: distributed work
+    is keyed by it (a replaced companion is new work) and a worker that sees other files refuses."""
+    from galaxyscope.saliency.methods import METHODS, canonical_method
+
+    sha = model.sha256 or ""
+    if getattr(model.meta, "task", "classify") == "regress":  # a length regressor has no attribution
+        return sha
+    if sha and METHODS[canonical_method(attribution)].network == "bar_evidence":
+        sha += "+" + (model.bar_evidence_model().sha256 or "")
+    return sha
+
+
+def worker_model(path: str, device: str | None, attribution: str, planned_sha256: str):
+    """The model a distributed worker loads, refused (naming the file) if it is not what the
+    client planned with (`work_sha256`)."""
+    from galaxyscope.errors import GalaxyscopeError
+
+    model = resolve_model(path, device=device)
+    found = work_sha256(model, attribution)
+    if planned_sha256 and model.sha256 and found != planned_sha256:
+        raise GalaxyscopeError(f"{path}: this worker sees another model file (or bar-evidence companion) than "
+                               f"the client (sha256 {found[:12]}... != {planned_sha256[:12]}...)")
+    return model
+
+
 def tqdm_progress(desc: str, disable: bool = False) -> tuple[Progress, Callable[[], None]]:
     """A (progress, close) pair that drives a tqdm bar on stderr."""
     from tqdm import tqdm

@@ -36,8 +36,9 @@ MEASURE_COLUMNS: tuple[tuple[str, str], ...] = tuple((c, _KIND[t]) for c, t in z
 class MeasureWork:
     """Everything a worker needs to measure images like `measure_dataset` does (it pickles).
 
-    ``model_sha256`` is the checkpoint the client planned with: a worker that finds another
-    file at ``model_path`` refuses to go on. ``device``, ``threads`` and the cache are how
+    ``model_sha256`` is the checkpoint the client planned with (`jobs.common.work_sha256`: with
+    the bar-evidence companion's when the attribution explains it): a worker that finds another
+    file at ``model_path`` (or another companion) refuses to go on. ``device``, ``threads`` and the cache are how
     the work runs, not what it gives, so they stay out of `fingerprint`.
     ``keep``: catalogue columns (name, kind) copied into each Parquet row.
     """
@@ -71,14 +72,11 @@ class MeasureWork:
 
     def setup(self) -> tuple[Callable[[str, Any], list[dict]], list[ImageReadError]]:
         """Load the model once in this process (threads first) and build the per-image function."""
-        from galaxyscope.jobs.common import resolve_model, set_torch_threads
+        from galaxyscope.jobs.common import set_torch_threads, worker_model
         from galaxyscope.jobs.measure_job import image_measurer, image_regressor
 
         set_torch_threads(self.threads)
-        model = resolve_model(self.model_path, device=self.device)
-        if self.model_sha256 and model.sha256 and model.sha256 != self.model_sha256:
-            raise GalaxyscopeError(f"{self.model_path}: this worker sees another model file than the client "
-                                   f"(sha256 {model.sha256[:12]} != {self.model_sha256[:12]})")
+        model = worker_model(self.model_path, self.device, self.attribution, self.model_sha256)
         if self.framing != "model":
             from galaxyscope.model.framing import set_framing
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from galaxyscope.errors import GalaxyscopeError
 from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_NOISE, DEFAULT_SAMPLES
 
 #: one Parquet row per image: which cache entry holds its map, and the model's answer
@@ -44,14 +43,11 @@ class SaliencyWork:
 
     def setup(self) -> tuple[Any, Any]:
         """The model (loaded once per process, threads first) and the cache."""
-        from galaxyscope.jobs.common import resolve_model, set_torch_threads
+        from galaxyscope.jobs.common import set_torch_threads, worker_model
         from galaxyscope.saliency.cache import SaliencyCache
 
         set_torch_threads(self.threads)
-        model = resolve_model(self.model_path, device=self.device)
-        if self.model_sha256 and model.sha256 and model.sha256 != self.model_sha256:
-            raise GalaxyscopeError(f"{self.model_path}: this worker sees another model file than the client "
-                                   f"(sha256 {model.sha256[:12]} != {self.model_sha256[:12]})")
+        model = worker_model(self.model_path, self.device, self.method, self.model_sha256)
         return model, SaliencyCache(self.cache_root)
 
     def rows(self, state: tuple[Any, Any], key: str, image: Any) -> list[dict[str, Any]]:
