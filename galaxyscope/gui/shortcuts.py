@@ -54,7 +54,7 @@ SHORTCUTS: tuple[ShortcutSpec, ...] = (
     ShortcutSpec("switch_method", "Switch bar method (paper / moments)", ("M",), "Measure"),
     ShortcutSpec("cycle_attribution", "Next attribution method", ("A",), "Measure"),
     ShortcutSpec("compute_saliency", "Compute saliency now", ("R", "Ctrl+Return"), "Measure"),
-    ShortcutSpec("reset_params", "Reset thresholds to defaults", ("Ctrl+0",), "Measure"),
+    ShortcutSpec("reset_params", "Reset thresholds (the attribution's settings, else the defaults)", ("Ctrl+0",), "Measure"),
     ShortcutSpec("batch_measure", "Measure the whole set", ("Ctrl+B",), "Measure"),
     ShortcutSpec("cancel", "Cancel running work", ("Esc",), "Measure"),
     ShortcutSpec("annotate_mode", "Annotate mode", ("D",), "Annotate",
