@@ -489,6 +489,8 @@ class ParamPanel(QWidget):
         try:
             for name, spin in self.spins.items():
                 v = getattr(params, name)
+                if v is not None:  # a stored setting (blur 0.75) must not be rounded to the box's step (0.8)
+                    spin.setDecimals(max(spin.decimals(), _decimals_to_show(0.0, float(v))))
                 spin.setValue(spin.minimum() if v is None else float(v))
                 self._sync_slider(name, spin.value())
             for name, combo in self.combos.items():
