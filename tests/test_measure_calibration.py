@@ -182,3 +182,20 @@ def test_measuring_uses_the_calibrations_settings_unless_told_otherwise(tmp_path
     np.testing.assert_allclose(with_settings[ok], explicit[ok])
     assert np.all(with_settings[ok] < defaults[ok])  # a higher threshold keeps a smaller blob
     np.testing.assert_allclose(run(stored, options={"moments": MomentsParams()})[ok], defaults[ok])
+
+
+def test_a_length_measured_at_other_settings_says_the_scale_may_not_hold():
+    from galaxyscope.measure.calibration import OTHER_SETTINGS_NOTE
+    from galaxyscope.measure.params import MomentsParams
+
+    cal = LengthCalibration("moments", 0.5, 0.2, 50, settings={"t_start": 0.4})
+    same = calibrate(bar(), cal, MomentsParams(t_start=0.4))
+    moved = calibrate(bar(), cal, MomentsParams(t_start=0.6))  # a slider moved away from the calibration's
+    unknown = calibrate(bar(), cal)
+    assert same.length_px == moved.length_px == unknown.length_px == 20.0  # the scale is still applied
+    assert not any(OTHER_SETTINGS_NOTE in n for n in same.notes + unknown.notes)
+    assert any(OTHER_SETTINGS_NOTE in n for n in moved.notes)
+    # SmoothGrad's calibration has no settings: the library defaults are its own
+    plain = LengthCalibration("moments", 0.3, 0.6, 46)
+    assert not any(OTHER_SETTINGS_NOTE in n for n in calibrate(bar(), plain, MomentsParams()).notes)
+    assert any(OTHER_SETTINGS_NOTE in n for n in calibrate(bar(), plain, MomentsParams(blur_sigma=1.0)).notes)

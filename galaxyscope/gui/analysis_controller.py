@@ -302,7 +302,7 @@ class AnalysisController(QObject):
                 fit = dataclasses.replace(fit, measurement=assess(
                     fit.measurement, res.score.probability, bars.min_probability,
                     self._domain_reasons(image), self.isophote_fit,
-                    calibration=length_calibration(h.model, method, res.method)))
+                    calibration=length_calibration(h.model, method, res.method), params=bars.params[method]))
             self.fits[method] = fit
         self.draw_bar()
         model, entry = h.browser.model, h.state.entry.index

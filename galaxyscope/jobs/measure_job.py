@@ -228,14 +228,16 @@ def image_measurer(
                 continue
             try:
                 opts = (options or {}).get(method)
-                m = measure_bar(sal.map, method, options=opts if opts is not None else
-                                measuring_params(model, method, attribution), **geometry)
+                if opts is None:
+                    opts = measuring_params(model, method, attribution)
+                m = measure_bar(sal.map, method, options=opts, **geometry)
             except GalaxyscopeError as exc:
                 failures.append(ImageReadError(image.path or key, f"{method}: {exc}"))
                 continue
             raw = m.length_px
             m = assess(m, prob, threshold, ood, iso if check_agreement else None,
-                       calibration=length_calibration(model, method, attribution) if calibrate_lengths else None)
+                       calibration=length_calibration(model, method, attribution) if calibrate_lengths else None,
+                       params=opts)
             image_rows.append(measurement_row(key, method, m, prob, logit, image.pixel_scale, redshift,
                                               framing=framing, box=box, wcs=image.wcs, raw_length_px=raw))
         return image_rows
@@ -304,7 +306,7 @@ def model_min_bar_probability(model) -> float:
 
 
 def assess(m, probability: float, threshold: float, ood_reasons: Sequence[str], isophote=None,
-           calibration=None):
+           calibration=None, params=None):
     """Calibration, gate, domain and agreement flags on one saliency measurement (one rule
     for CLI and GUI).
 
@@ -313,7 +315,7 @@ def assess(m, probability: float, threshold: float, ood_reasons: Sequence[str], 
     needs no agreement check."""
     from galaxyscope.measure import trust
 
-    m = calibrate(m, calibration)
+    m = calibrate(m, calibration, params)  # params: what m was measured with (the note warns if not the calibration's)
     m = trust.gate_by_probability(m, probability, threshold)
     m = trust.mark_out_of_domain(m, ood_reasons)
     if isophote is not None:

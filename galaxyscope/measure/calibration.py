@@ -173,11 +173,17 @@ def calibrations_from(meta_value: Mapping[str, Any] | None) -> dict[str, LengthC
     return out
 
 
-def calibrate(m: BarMeasurement, calibration: LengthCalibration | None) -> BarMeasurement:
+#: what a calibrated length's note adds when it was measured at other settings than the calibration's
+OTHER_SETTINGS_NOTE = "fitted at other settings than these, so the scale may not hold"
+
+
+def calibrate(m: BarMeasurement, calibration: LengthCalibration | None, params: Any = None) -> BarMeasurement:
     """The measurement with its length (and drawn end points, scaled about their midpoint)
     on the calibrated scale, and the calibration's scatter in its error; unchanged without one.
 
-    The width and the mask stay as measured: only the length was calibrated.
+    The width and the mask stay as measured: only the length was calibrated. ``params``: the
+    parameters ``m`` was measured with (None: not known); if they are not the calibration's
+    (`LengthCalibration.params`, e.g. a slider moved), the note says the scale may not hold.
     """
     if calibration is None or not math.isfinite(m.length_px):
         return m
@@ -190,8 +196,10 @@ def calibrate(m: BarMeasurement, calibration: LengthCalibration | None) -> BarMe
         (x1, y1), (x2, y2) = ends
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
         ends = ((cx + s * (x1 - cx), cy + s * (y1 - cy)), (cx + s * (x2 - cx), cy + s * (y2 - cy)))
-    return dataclasses.replace(m, length_px=length, length_err_px=err, endpoints=ends,
-                               notes=m.notes + (f"{CALIBRATION_NOTE} {calibration.describe()}; raw {m.length_px:.1f} px",))
+    note = f"{CALIBRATION_NOTE} {calibration.describe()}; raw {m.length_px:.1f} px"
+    if params is not None and params != calibration.params():
+        note += f"; {OTHER_SETTINGS_NOTE}"
+    return dataclasses.replace(m, length_px=length, length_err_px=err, endpoints=ends, notes=m.notes + (note,))
 
 
 def measurable_bars(has_bar: Sequence[Any], bar_vote: Sequence[Any]) -> np.ndarray:
