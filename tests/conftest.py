@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -22,3 +23,16 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def collect_qt_garbage_on_the_main_thread(request):
+    """After a test that used Qt, collect its garbage here, on the main thread.
+
+    Why: otherwise Python's collector may run later inside a worker thread (a model load
+    allocates much) and destroy a finished test's widgets there, which can deadlock PySide
+    (seen once: a model-loading worker stuck in ``QObject::~QObject`` -> GIL acquire).
+    """
+    yield
+    if "qtbot" in request.fixturenames:  # the GUI tests (a collection costs ~0.3 s: not after every test)
+        gc.collect()

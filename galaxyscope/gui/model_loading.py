@@ -9,6 +9,8 @@ the load in progress (``is_settled`` waits for it, so ``--screenshot`` does too)
 
 from __future__ import annotations
 
+import gc
+
 import os
 import threading
 from pathlib import Path
@@ -103,6 +105,9 @@ def start_loading(w: MainWindow, path: str | Path | None, *, shipped_default: bo
         w.saliency_controls.score.setText("" if w.model is not None else "no model: images only")
         w.report("warning" if warn else "error", note)
 
+    # Collect the main thread's garbage here: a model load allocates much, so Python's collector
+    # would otherwise run in the worker and could destroy Qt objects there (PySide deadlocks).
+    gc.collect()
     task = Task(lambda progress, cancel: load_model_in_worker(path), name="load model")
     task.succeeded.connect(lambda result: done(*result, warn=shipped_default))
     task.failed.connect(lambda exc, tb: done(None, str(exc), warn=False))
