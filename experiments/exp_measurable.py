@@ -141,20 +141,27 @@ def grid():
         yield f"t={t} blur={blur} {lf}", MomentsParams(t_start=t, blur_sigma=blur, length_from=lf)
 
 
-def lengths(model, s, maps, idx, boxes, opts) -> np.ndarray:
-    from galaxyscope.measure import measure_bar
-    from galaxyscope.saliency.attributions import normalise_map, original_grid_map
-
+def full_maps(model, s, maps, idx, boxes) -> list[tuple[np.ndarray, dict]]:
+    """Each model-input map on its image's own grid, with the image's measuring geometry: made
+    once per map, since a settings grid measures every map dozens of times."""
     import torch
 
-    pre = model.preprocessing
-    L = []
+    from galaxyscope.saliency.attributions import normalise_map, original_grid_map
+
+    out = []
     for m, i, box in zip(maps, idx, boxes):
         im = s[int(i)]
-        mm = normalise_map(torch.from_numpy(m)[None, None])
-        full = original_grid_map(model, mm, im.height, im.width, box=tuple(box))
-        L.append(measure_bar(full, "moments", options=opts, **pre.measure_kwargs(im)).length_px)
-    return np.array(L)
+        full = original_grid_map(model, normalise_map(torch.from_numpy(m)[None, None]), im.height, im.width,
+                                 box=tuple(box))
+        out.append((full, model.preprocessing.measure_kwargs(im)))
+    return out
+
+
+def lengths(full: list[tuple[np.ndarray, dict]], opts) -> np.ndarray:
+    """The moments length of each map (`full_maps`) at ``opts``."""
+    from galaxyscope.measure import measure_bar
+
+    return np.array([measure_bar(f, "moments", options=opts, **kw).length_px for f, kw in full])
 
 
 def metrics(L, true, r90, scale=None) -> dict:
@@ -201,11 +208,12 @@ def score(args) -> int:
         sel = np.array([pos[int(i)] for i in idx])
         true, r90 = true_all[sel], r90_all[sel]
         print(f"== {v} (n={len(idx)}; size-only rho {spearmanr(r90, true)[0]:.2f})")
+        full = full_maps(model, s, maps, idx, boxes)
         rows = []
         for label, opts in grid():
             if v in fitted and label != fitted[v]["label"]:
                 continue
-            m = metrics(lengths(model, s, maps, idx, boxes, opts), true, r90,
+            m = metrics(lengths(full, opts), true, r90,
                         scale=fitted[v]["scale"] if v in fitted else None)
             if "rho" in m:
                 rows.append((label, m))
@@ -216,7 +224,7 @@ def score(args) -> int:
         if rows:
             label = rows[0][0]
             opts = dict(grid())[label]
-            L = lengths(model, s, maps, idx, boxes, opts) * rows[0][1]["scale"]
+            L = lengths(full, opts) * rows[0][1]["scale"]
             best[v] = {"label": label, **rows[0][1], "intervals": intervals(L, true, r90)}
             print("  with 95 % bootstrap intervals: " + ", ".join(
                 f"{k} {lo:.2f}-{hi:.2f}" for k, (lo, hi) in best[v]["intervals"].items()))
@@ -228,14 +236,9 @@ def pair(args) -> int:
     """Each variant's settings ranked by min(rho on DATA, rho on DATA2); rho of length/r90 beside."""
     from scipy.stats import spearmanr
 
-    from galaxyscope.measure import measure_bar
     from galaxyscope.model.checkpoint import load_checkpoint
-    from galaxyscope.saliency.attributions import normalise_map, original_grid_map
-
-    import torch
 
     model = load_checkpoint(args.model or shipped_model(), device="cpu")
-    pre = model.preprocessing
     settings = list(grid())
     for v in args.variants:
         res: dict[str, list] = {label: [] for label, _ in settings}
@@ -245,14 +248,8 @@ def pair(args) -> int:
             pos = {int(i): k for k, i in enumerate(idx_all)}
             sel = np.array([pos[int(i)] for i in z["idx"]])
             true, r90 = true_all[sel], r90_all[sel]
-            L: dict[str, list] = {label: [] for label, _ in settings}
-            for m, i, box in zip(z["maps"], z["idx"], z["boxes"]):
-                im = s[int(i)]
-                full = original_grid_map(model, normalise_map(torch.from_numpy(m)[None, None]), im.height, im.width,
-                                         box=tuple(box))
-                kw = pre.measure_kwargs(im)
-                for label, opts in settings:
-                    L[label].append(measure_bar(full, "moments", options=opts, **kw).length_px)
+            full = full_maps(model, s, z["maps"], z["idx"], z["boxes"])
+            L = {label: lengths(full, opts) for label, opts in settings}
             for label in L:
                 x = np.array(L[label])
                 ok = np.isfinite(x)

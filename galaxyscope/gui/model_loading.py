@@ -10,7 +10,6 @@ the load in progress (``is_settled`` waits for it, so ``--screenshot`` does too)
 from __future__ import annotations
 
 import gc
-
 import os
 import threading
 from pathlib import Path

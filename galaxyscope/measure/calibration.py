@@ -74,29 +74,28 @@ class LengthCalibration:
             self._check_settings()
 
     def _check_settings(self) -> None:
+        """Each setting a parameter of the method, in its range (the sliders' `param_specs`)."""
         from galaxyscope.measure.api import METHOD_PARAMS
+        from galaxyscope.measure.params import param_specs
 
         where = f"length_calibration.{self.method}.settings"
         if not isinstance(self.settings, Mapping):
             raise ValueError(f"{where}: must be a JSON object (parameter -> value)")
-        cls = METHOD_PARAMS.get(self.method)
-        if cls is None:
+        if self.method not in METHOD_PARAMS:
             raise ValueError(f"{where}: {self.method!r} has no parameters to set")
-        known = {f.name: f for f in dataclasses.fields(cls)}
+        specs = {spec.name: spec for spec in param_specs(METHOD_PARAMS[self.method])}
         for name, value in self.settings.items():
-            f = known.get(name)
-            if f is None:
+            spec = specs.get(name)
+            if spec is None:
                 raise ValueError(f"{where}: unknown parameter {name!r} of {self.method}")
-            md, default = f.metadata, f.default
-            if md.get("choices"):
-                if value not in md["choices"]:
-                    raise ValueError(f"{where}.{name}: must be one of {', '.join(md['choices'])}, got {value!r}")
-            elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            if spec.choices:
+                if value not in spec.choices:
+                    raise ValueError(f"{where}.{name}: must be one of {', '.join(spec.choices)}, got {value!r}")
+            elif isinstance(spec.default, (int, float)) and not isinstance(spec.default, bool):
                 if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)):
                     raise ValueError(f"{where}.{name}: must be a number, got {value!r}")
-                low, high = md.get("low"), md.get("high")
-                if (low is not None and value < low) or (high is not None and value > high):
-                    raise ValueError(f"{where}.{name}: must be from {low} to {high}, got {value!r}")
+                if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
+                    raise ValueError(f"{where}.{name}: must be from {spec.low} to {spec.high}, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
