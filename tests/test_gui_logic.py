@@ -264,6 +264,23 @@ def test_fit_bar_uses_parameters_and_describe_lists_flags():
     assert not bad.ok and bad.error
 
 
+def test_describe_wraps_a_long_calibration_note_without_losing_words():
+    """The result panel does not wrap, so a calibration note (~150 characters) ran off its edge."""
+    from galaxyscope.gui.bar_fit import NOTE_WIDTH, BarFit
+    from galaxyscope.measure.calibration import OTHER_SETTINGS_NOTE, LengthCalibration, calibrate
+
+    fit = fit_bar(bar_map(), "moments", params_with(MomentsParams(), {"t_start": 0.3}), model_input_size=None,
+                  crop_fraction=None)
+    cal = LengthCalibration("moments", 0.8, 0.2, 80, "measurable bars of a long validation set name",
+                            attribution="bar_evidence", settings={"t_start": 0.4})
+    m = calibrate(fit.measurement, cal, MomentsParams(t_start=0.3))
+    note = m.notes[-1]
+    assert len(note) > NOTE_WIDTH and OTHER_SETTINGS_NOTE in note
+    text = describe_fit(BarFit("moments", m), None, None)
+    assert all(len(line) <= NOTE_WIDTH for line in text.splitlines() if not line.startswith("moments:"))
+    assert " ".join(note.split()) in " ".join(text.split())  # every word kept, in order
+
+
 # ---------------------------------------------------------------- shortcuts
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -90,10 +91,15 @@ def length_label(m: BarMeasurement | None, pixel_scale: u.Quantity | None, redsh
     return " · ".join(p for p in parts if p)
 
 
+#: notes are wrapped to this many characters: the result panel does not wrap (so that the
+#: dock keeps its width while sliders move), and a calibration note runs to ~150 characters
+NOTE_WIDTH = 60
+
+
 def describe_fit(fit: BarFit, pixel_scale: u.Quantity | None, redshift: float | None,
                  wcs: Any = None) -> str:
     """Several lines for the info panel: length (with errors), width, PA (east of north with
-    a WCS, else from the image's +x axis), threshold, flags."""
+    a WCS, else from the image's +x axis), threshold, flags; long notes wrapped (`NOTE_WIDTH`)."""
     if fit.measurement is None:
         return f"{fit.method}: {fit.error or 'not measured'}"
     m = fit.measurement
@@ -108,9 +114,9 @@ def describe_fit(fit: BarFit, pixel_scale: u.Quantity | None, redshift: float | 
     lines.append("flags: " + (", ".join(m.flags) if m.flags else "none"))
     for note in m.notes:
         if note.startswith(CALIBRATION_NOTE):  # provenance, not a warning
-            lines.append(note)
+            lines.append(textwrap.fill(note, NOTE_WIDTH, subsequent_indent="  "))
         elif not note.startswith("no bar detected"):
-            lines.append(f"⚠ {note}")
+            lines.append(textwrap.fill(f"⚠ {note}", NOTE_WIDTH, subsequent_indent="  "))
     return "\n".join(lines)
 
 
