@@ -25,7 +25,17 @@ the honest number). The variants:
 - ``ig_zero``: Integrated Gradients from an all-zero model input, positive part;
 - ``gxi``: signed SmoothGrad gradient x input, positive part;
 - ``resid``: the positive non-axisymmetric residual alone, no network (the control that says how
-  much of a variant's length comes from the image rather than the model).
+  much of a variant's length comes from the image rather than the model);
+- ``nt``: one pass of noisy gradients per noise level of ``--noises`` (fraction of the input range),
+  aggregated four ways: ``sg@N`` mean |gradient|, max over channels (``sg@0.1`` is ``sg``);
+  ``sgc@N`` the same, mean over channels (noise in one band averages out, a bar is in all);
+  ``sq@N`` SmoothGrad-squared (mean squared gradient) and ``vg@N`` VarGrad (its variance), the
+  other two aggregations of Captum's NoiseTunnel.
+
+``pool --set DATA WORK [--set ...] [--held-out DATA WORK]`` chooses each variant's setting by the
+rho of length and of length/r90 over the bars of all ``--set`` sets pooled (a bigger sample than
+one set; the worst set's rho is printed beside), fits one scale there, and reports the held-out
+set at that setting and scale with bootstrap intervals: the honest number for a choice.
 """
 
 from __future__ import annotations
@@ -41,6 +51,38 @@ import numpy as np
 from experiments.common import measurable_bars, shipped_model
 
 VARIANTS = ("sg", "ig_axi", "sgxr", "resid", "occ_axi", "sg_rot", "ig_zero", "gxi")
+NT_KINDS = ("sg", "sgc", "sq", "vg")
+
+
+def noisy_gradients(net, x, target: int, n: int, noise: float, chunk: int = 5, seed: int = 0):
+    """Mean |g|, mean g^2 and mean g over ``n`` noisy copies of ``x`` (sigma = noise x input range):
+    the sums NoiseTunnel's smoothgrad, smoothgrad_sq and vargrad are made of, in one pass."""
+    import torch
+
+    sigma = noise * float(x.max() - x.min())
+    gen = torch.Generator().manual_seed(seed)
+    s1 = s2 = sg = 0
+    done = 0
+    while done < n:
+        k = min(chunk, n - done)
+        xb = (x.detach() + sigma * torch.randn((k, *x.shape[1:]), generator=gen)).requires_grad_(True)
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(net(xb)[:, target].sum(), xb)
+        s1, s2, sg = s1 + g.abs().sum(0), s2 + (g * g).sum(0), sg + g.sum(0)
+        done += k
+    return s1 / n, s2 / n, sg / n
+
+
+def nt_maps(net, x, target: int, n: int, noises) -> dict[str, np.ndarray]:
+    """The ``nt`` family's four aggregations at each noise level (C x S x S -> S x S maps)."""
+    out = {}
+    for noise in noises:
+        m1, m2, mg = noisy_gradients(net, x, target, n, noise)
+        out[f"sg@{noise:g}"] = m1.amax(0).numpy()
+        out[f"sgc@{noise:g}"] = m1.mean(0).numpy()
+        out[f"sq@{noise:g}"] = m2.amax(0).numpy()
+        out[f"vg@{noise:g}"] = (m2 - mg * mg).clamp_min(0).amax(0).numpy()
+    return out
 
 
 def open_measurable(path: Path):
@@ -70,7 +112,10 @@ def compute_maps(args) -> int:
     tgt = model.output_index(None)
     IG = captum_class("IntegratedGradients")
     args.work.mkdir(parents=True, exist_ok=True)
-    out: dict[str, list] = {v: [] for v in args.variants}
+    out: dict[str, list] = {v: [] for v in args.variants if v != "nt"}
+    nt = "nt" in args.variants
+    if nt:
+        out.update({f"{k}@{noise:g}": [] for noise in args.noises for k in NT_KINDS})
     boxes = []
     t0 = time.perf_counter()
     for n, i in enumerate(idx):
@@ -122,6 +167,9 @@ def compute_maps(args) -> int:
                 a = occ.attribute(x, sliding_window_shapes=(x.shape[1], w, w), strides=(x.shape[1], st, st),
                                   baselines=base, target=tgt, perturbations_per_eval=64)
             out["occ_axi"].append(torch.relu(a[0, 0]).numpy())
+        if nt:
+            for name, m in nt_maps(net, x, tgt, args.samples, args.noises).items():
+                out[name].append(m)
         if "resid" in out:
             out["resid"].append(torch.relu(resid.sum(1))[0].numpy())
         if n % 10 == 0:
@@ -261,11 +309,81 @@ def pair(args) -> int:
     return 0
 
 
+def _set_lengths(model, data: Path, work: Path, variant: str, settings) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Every setting's raw lengths of one set's maps of ``variant``, with the true lengths and r90."""
+    s, idx_all, true_all, r90_all = open_measurable(data)
+    z = np.load(work / f"maps_{variant}.npz")
+    pos = {int(i): k for k, i in enumerate(idx_all)}
+    sel = np.array([pos[int(i)] for i in z["idx"]])
+    full = full_maps(model, s, z["maps"], z["idx"], z["boxes"])
+    return {label: lengths(full, opts) for label, opts in settings}, true_all[sel], r90_all[sel]
+
+
+def pool(args) -> int:
+    """Each variant's setting chosen on the pooled ``--set`` sets, then the held-out set at it."""
+    from scipy.stats import spearmanr
+
+    from galaxyscope.model.checkpoint import load_checkpoint
+
+    model = load_checkpoint(args.model or shipped_model(), device="cpu")
+    settings = list(grid())
+    summary = {}
+    for v in args.variants:
+        sets = [_set_lengths(model, Path(d), Path(w), v, settings) for d, w in args.set]
+        true = np.concatenate([t for _, t, _ in sets])
+        r90 = np.concatenate([r for _, _, r in sets])
+
+        def rhos(L, t, r):
+            ok = np.isfinite(L) & (L > 0)
+            return spearmanr(L[ok], t[ok])[0], spearmanr(L[ok] / r[ok], t[ok] / r[ok])[0], int(ok.sum())
+
+        rows = []
+        for label, _ in settings:
+            L = np.concatenate([s[0][label] for s in sets])
+            rho, rr, n = rhos(L, true, r90)
+            worst = min(rhos(s[0][label], s[1], s[2])[0] for s in sets)
+            rows.append((rho + rr, label, rho, rr, n, worst, L))
+        rows.sort(key=lambda r: -r[0])
+        print(f"== {v}: pooled rho / rho of length/r90 (n of {len(true)}) on "
+              f"{' + '.join(Path(d).name for d, _ in args.set)}; worst set's rho")
+        for _, label, rho, rr, n, worst, _ in rows[: args.top]:
+            print(f"  {label:28s} {rho:.2f} / {rr:.2f} (n={n}) worst {worst:.2f}")
+        _, label, rho, rr, n, worst, L = rows[0]
+        ok = np.isfinite(L) & (L > 0)
+        scale = float(np.median(true[ok] / L[ok]))
+        summary[v] = {"label": label, "pooled_rho": rho, "pooled_rho_r90": rr, "worst_rho": worst, "scale": scale}
+        if args.held_out:
+            d, w = args.held_out
+            Ls, t, r = _set_lengths(model, Path(d), Path(w), v, [(label, dict(settings)[label])])
+            m = metrics(Ls[label], t, r, scale=scale)
+            ok = np.isfinite(Ls[label]) & (Ls[label] > 0)
+            ci = intervals(scale * Ls[label][ok], t[ok], r[ok])
+            summary[v]["held_out"] = {**m, "intervals": ci}
+            print(f"  held out {Path(d).name} at {label} x {scale:.3f}: n={m['n']}/{m['of']} "
+                  + " ".join(f"{k} {m[k]:.2f} [{ci[k][0]:.2f}, {ci[k][1]:.2f}]" for k in ("rho", "r", "rho_r90", "mre")))
+    if args.out:
+        Path(args.out).write_text(json.dumps(summary, indent=1))
+    return 0
+
+
+def expand(variants: list[str], noises: list[float]) -> list[str]:
+    """``nt`` stands for its four aggregations at each noise level."""
+    out = []
+    for v in variants:
+        out += [f"{k}@{n:g}" for n in noises for k in NT_KINDS] if v == "nt" else [v]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("phase", choices=("maps", "score", "pair"))
-    ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("phase", choices=("maps", "score", "pair", "pool"))
+    ap.add_argument("--data", type=Path, default=None)
+    ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--noises", default="0.1", help="nt: noise levels, comma-separated fractions of the input range")
+    ap.add_argument("--set", nargs=2, action="append", default=[], metavar=("DATA", "WORK"),
+                    help="pool: a set to choose on (repeat)")
+    ap.add_argument("--held-out", nargs=2, default=None, metavar=("DATA", "WORK"), help="pool: the set to report")
+    ap.add_argument("--out", default=None, help="pool: write the choices and held-out numbers as JSON")
     ap.add_argument("--model", default=None)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--samples", type=int, default=25)
@@ -278,10 +396,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data2", type=Path, default=None, help="pair: the second validation set")
     ap.add_argument("--work2", type=Path, default=None, help="pair: its maps")
     args = ap.parse_args(argv)
+    args.noises = [float(n) for n in args.noises.split(",") if n]
     args.variants = [v for v in args.variants.split(",") if v]
+    if args.phase != "maps":
+        args.variants = expand(args.variants, args.noises)
+    if args.phase == "pool":
+        if not args.set:
+            ap.error("pool needs at least one --set DATA WORK")
+    elif args.data is None or args.work is None:
+        ap.error(f"{args.phase} needs --data and --work")
     if args.phase == "pair" and (args.data2 is None or args.work2 is None):
         ap.error("pair needs --data2 and --work2")
-    return {"maps": compute_maps, "score": score, "pair": pair}[args.phase](args)
+    return {"maps": compute_maps, "score": score, "pair": pair, "pool": pool}[args.phase](args)
 
 
 if __name__ == "__main__":
