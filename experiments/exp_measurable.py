@@ -36,6 +36,8 @@ the honest number). The variants:
 rho of length and of length/r90 over the bars of all ``--set`` sets pooled (a bigger sample than
 one set; the worst set's rho is printed beside), fits one scale there, and reports the held-out
 set at that setting and scale with bootstrap intervals: the honest number for a choice.
+``catalog --set DATA WORK [--set ...] --out FOLDER`` writes those sets' measurable bars as one image
+set (FOLDER/catalog_measurable.ecsv) for ``tools.calibrate_lengths``.
 """
 
 from __future__ import annotations
@@ -309,9 +311,27 @@ def pair(args) -> int:
     return 0
 
 
+class _ImageCache:
+    """An image set whose images are read once (``pool`` measures many variants of the same bars)."""
+
+    def __init__(self, s) -> None:
+        self.s, self.cache = s, {}
+
+    def __getitem__(self, i: int):
+        if i not in self.cache:
+            self.cache[i] = self.s[i]
+        return self.cache[i]
+
+
+_OPENED: dict = {}
+
+
 def _set_lengths(model, data: Path, work: Path, variant: str, settings) -> tuple[dict, np.ndarray, np.ndarray]:
     """Every setting's raw lengths of one set's maps of ``variant``, with the true lengths and r90."""
-    s, idx_all, true_all, r90_all = open_measurable(data)
+    if data not in _OPENED:  # every variant measures the same images: read them once
+        s, idx_all, true_all, r90_all = open_measurable(data)
+        _OPENED[data] = (_ImageCache(s), idx_all, true_all, r90_all)
+    s, idx_all, true_all, r90_all = _OPENED[data]
     z = np.load(work / f"maps_{variant}.npz")
     pos = {int(i): k for k, i in enumerate(idx_all)}
     sel = np.array([pos[int(i)] for i in z["idx"]])
@@ -366,6 +386,39 @@ def pool(args) -> int:
     return 0
 
 
+def pooled_catalog(args) -> int:
+    """The measurable bars of the ``--set`` sets as one image set in ``--out`` (links to their images
+    and masks, ids prefixed with each set's folder name): what ``tools.calibrate_lengths`` fits a
+    scale on when a choice was made on several sets pooled."""
+    import os
+
+    from astropy.table import Table, vstack
+
+    out = Path(args.out)
+    parts = []
+    for data, _work in args.set:
+        data = Path(data)
+        t = Table.read(data / "catalog.ecsv", format="ascii.ecsv")
+        t = t[measurable_bars(np.asarray(t["has_bar"], bool), np.asarray(t["t03_bar_a06_bar_fraction"], float))]
+        for col in ("filename", "bar_mask"):
+            names = []
+            for f in t[col]:
+                dst = out / Path(f).parent / f"{data.name}_{Path(f).name}"
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if not dst.exists():
+                    os.symlink((data / f).resolve(), dst)
+                names.append(str(dst.relative_to(out)))
+            t[col] = names
+        t["id"] = [f"{data.name}_{i}" for i in t["id"]]
+        t.meta = {"note": f"measurable bars of {data.name} (seed {t.meta.get('seed', '?')})"}
+        parts.append(t)
+    pooled = vstack(parts, metadata_conflicts="silent")
+    pooled.meta = {"note": "; ".join(p.meta["note"] for p in parts)}
+    pooled.write(out / "catalog_measurable.ecsv", format="ascii.ecsv", overwrite=True)
+    print(f"{len(pooled)} measurable bars -> {out / 'catalog_measurable.ecsv'}")
+    return 0
+
+
 def expand(variants: list[str], noises: list[float]) -> list[str]:
     """``nt`` stands for its four aggregations at each noise level."""
     out = []
@@ -376,7 +429,7 @@ def expand(variants: list[str], noises: list[float]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("phase", choices=("maps", "score", "pair", "pool"))
+    ap.add_argument("phase", choices=("maps", "score", "pair", "pool", "catalog"))
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--work", type=Path, default=None)
     ap.add_argument("--noises", default="0.1", help="nt: noise levels, comma-separated fractions of the input range")
@@ -400,14 +453,16 @@ def main(argv: list[str] | None = None) -> int:
     args.variants = [v for v in args.variants.split(",") if v]
     if args.phase != "maps":
         args.variants = expand(args.variants, args.noises)
-    if args.phase == "pool":
+    if args.phase in ("pool", "catalog"):
         if not args.set:
-            ap.error("pool needs at least one --set DATA WORK")
+            ap.error(f"{args.phase} needs at least one --set DATA WORK")
+        if args.phase == "catalog" and not args.out:
+            ap.error("catalog needs --out FOLDER")
     elif args.data is None or args.work is None:
         ap.error(f"{args.phase} needs --data and --work")
     if args.phase == "pair" and (args.data2 is None or args.work2 is None):
         ap.error("pair needs --data2 and --work2")
-    return {"maps": compute_maps, "score": score, "pair": pair, "pool": pool}[args.phase](args)
+    return {"maps": compute_maps, "score": score, "pair": pair, "pool": pool, "catalog": pooled_catalog}[args.phase](args)
 
 
 if __name__ == "__main__":

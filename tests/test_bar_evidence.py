@@ -196,3 +196,33 @@ def test_distributed_work_is_keyed_by_the_companion_too(tmp_path):
     assert work_sha256(again, "smoothgrad") == sg and work_sha256(again, "bar_evidence") != ev
     with pytest.raises(GalaxyscopeError, match="another model file"):
         planned.setup()
+
+
+def test_bar_evidence_is_computed_at_its_own_noise_unless_one_is_given(tmp_path):
+    """bar_evidence was validated at another noise than SmoothGrad's: every path that leaves the
+    noise unset (library, command line, distributed work) uses the method's own."""
+    import argparse
+
+    from galaxyscope.jobs.distributed_measure import MeasureWork
+    from galaxyscope.jobs.saliency_job import SaliencyWork
+    from galaxyscope.saliency.cli_args import add_saliency_arguments, saliency_options
+    from galaxyscope.saliency.methods import DEFAULT_NOISE, METHODS, default_noise
+
+    own = METHODS["bar_evidence"].defaults["noise"]
+    assert own != DEFAULT_NOISE and default_noise("bar_evidence") == own
+    assert default_noise("smoothgrad") == DEFAULT_NOISE and default_noise("gradcam") == DEFAULT_NOISE
+    model = _save_pair(tmp_path)
+    im = _image()
+    ev = compute_saliency(model, im, "bar_evidence", n_samples=4)
+    assert ev.params["noise"] == own
+    assert compute_saliency(model, im, "bar_evidence", n_samples=4, noise=DEFAULT_NOISE).params["noise"] == DEFAULT_NOISE
+    assert compute_saliency(model, im, "smoothgrad", n_samples=4).params["noise"] == DEFAULT_NOISE
+    ap = argparse.ArgumentParser()
+    add_saliency_arguments(ap)
+    assert saliency_options(ap.parse_args(["--attribution", "bar_evidence"])).noise == own
+    assert saliency_options(ap.parse_args([])).noise == DEFAULT_NOISE
+    assert saliency_options(ap.parse_args(["--attribution", "bar_evidence", "--noise", "0.2"])).noise == 0.2
+    work = MeasureWork(model_path="m", model_sha256="x", attribution="bar_evidence")
+    assert work.noise == own and work.fingerprint()["noise"] == own
+    assert SaliencyWork(model_path="m", model_sha256="x", method="bar_evidence").noise == own
+    assert SaliencyWork(model_path="m", model_sha256="x", method="bar_evidence", noise=0.3).noise == 0.3

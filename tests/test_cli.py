@@ -149,7 +149,9 @@ def test_attribution_lists_its_choices_and_noise_its_default():
         text = option_help(command, "--attribution")
         assert all(name in text for name in METHODS), text
         assert f"default {DEFAULT_METHOD}" in text
-        assert f"default {METHODS[DEFAULT_METHOD].defaults['noise']}" in option_help(command, "--noise")
+        noise = " ".join(option_help(command, "--noise").split())
+        assert f"{METHODS[DEFAULT_METHOD].defaults['noise']} for {DEFAULT_METHOD}" in noise, noise
+        assert f"{METHODS['bar_evidence'].defaults['noise']} for bar_evidence" in noise, noise
 
 
 def test_train_batch_size_seed_and_regress_help():

@@ -562,6 +562,27 @@ def test_the_shipped_model_offers_bar_evidence_with_its_own_calibration(make_win
                     and any(be_scale in n for n in w.fits["moments"].measurement.notes), timeout=WAIT_MS)
 
 
+def test_the_noise_follows_the_attribution(make_window, qtbot):
+    """Choosing an attribution (the combo or the A key) sets its own noise level, in the box and
+    in the request; a value typed afterwards is kept."""
+    from galaxyscope.gui.controls import _set_combo
+    from galaxyscope.saliency.methods import DEFAULT_NOISE, METHODS
+
+    w = make_window(tiny_model())
+    sc = w.saliency_controls
+    assert w.state.saliency.noise == pytest.approx(DEFAULT_NOISE)
+    _set_combo(sc.method, "bar_evidence")
+    own = METHODS["bar_evidence"].defaults["noise"]
+    assert sc.noise.value() == pytest.approx(own) and w.state.saliency.noise == pytest.approx(own)
+    sc.noise.setValue(0.2)
+    assert w.state.saliency.noise == pytest.approx(0.2)
+    _set_combo(sc.method, "smoothgrad")
+    assert w.state.saliency.noise == pytest.approx(DEFAULT_NOISE)
+    while sc.method_name() != "bar_evidence":
+        sc.cycle_method()
+    assert w.state.saliency.noise == pytest.approx(own)
+
+
 def test_the_sliders_follow_the_attributions_measuring_settings(make_window, qtbot, tmp_path):
     """Switching to an attribution whose calibration stores measuring settings moves the moments
     sliders there (and the bar is fitted with them); Ctrl+0 returns to them; switching back

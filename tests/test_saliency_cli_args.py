@@ -27,9 +27,11 @@ COMMANDS = {
 def test_every_command_takes_its_defaults_from_the_method_table(command):
     args = build_parser().parse_args(COMMANDS[command])
     assert (args.attribution, args.samples, args.noise, args.target) == (
-        DEFAULT_METHOD, SMOOTH["n_samples"], SMOOTH["noise"], None)
+        DEFAULT_METHOD, SMOOTH["n_samples"], None, None)  # noise None: the attribution's own
     opts = saliency_options(args)
     assert opts == SaliencyOptions("smoothgrad", SMOOTH["n_samples"], SMOOTH["noise"], None)
+    ev = build_parser().parse_args([*COMMANDS[command], "--attribution", "bar_evidence"])
+    assert saliency_options(ev).noise == METHODS["bar_evidence"].defaults["noise"] != SMOOTH["noise"]
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))

@@ -223,7 +223,8 @@ class SaliencyControls(QGroupBox):
         self.noise.setSingleStep(0.01)
         self.noise.setDecimals(3)
         self.noise.setValue(0.1)
-        self.noise.setToolTip("noise sigma as a fraction of the input's value range (paper: 0.1)")
+        self.noise.setToolTip("noise sigma as a fraction of the input's value range; choosing an "
+                              "attribution sets its own (SmoothGrad 0.1 as in the paper; bar evidence 0.07)")
         self.auto = QCheckBox("compute on select")
         self.auto.setChecked(True)
         self.auto.setToolTip("compute the saliency whenever an image is selected (and prefetch the next one)")
@@ -263,8 +264,8 @@ class SaliencyControls(QGroupBox):
         form.addRow("overlay", self.cmap)
         form.addRow("opacity", self.opacity)
         form.addRow(self.score)
-        for w in (self.method, self.target):
-            w.currentIndexChanged.connect(self._request_changed)
+        self.method.currentIndexChanged.connect(self._method_changed)
+        self.target.currentIndexChanged.connect(self._request_changed)
         self.samples.valueChanged.connect(self._request_changed)
         self.noise.valueChanged.connect(self._request_changed)
         self.cmap.currentIndexChanged.connect(self._overlay_changed)
@@ -342,6 +343,20 @@ class SaliencyControls(QGroupBox):
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
         self.progress.setFormat(f"{done}/{total}")
+
+    @Slot()
+    def _method_changed(self) -> None:
+        """A chosen attribution brings its own noise level (`default_noise`): the one it was
+        validated with, as its measuring settings follow it; the request changes once."""
+        if not self._pushing:
+            from galaxyscope.saliency.methods import METHODS
+
+            noise = METHODS[self.method_name()].defaults.get("noise")
+            if noise is not None:
+                self.noise.blockSignals(True)
+                self.noise.setValue(noise)
+                self.noise.blockSignals(False)
+        self._request_changed()
 
     @Slot()
     def _request_changed(self) -> None:

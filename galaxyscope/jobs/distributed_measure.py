@@ -25,7 +25,7 @@ from galaxyscope.jobs.measure_job import (
     results_table,
 )
 from galaxyscope.measure.api import BAR_METHODS
-from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_NOISE, DEFAULT_SAMPLES
+from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_SAMPLES, default_noise
 
 _KIND = {str: "str", float: "float", int: "int", bool: "bool"}
 #: the measure rows' Parquet columns (the results table's, in order)
@@ -48,7 +48,7 @@ class MeasureWork:
     methods: tuple[str, ...] = BAR_METHODS
     attribution: str = DEFAULT_METHOD
     n_samples: int = DEFAULT_SAMPLES
-    noise: float = DEFAULT_NOISE
+    noise: float | None = None  # None: the attribution's own (default_noise)
     target: str | None = None
     min_bar_probability: float | None = None
     check_agreement: bool = True
@@ -59,6 +59,10 @@ class MeasureWork:
     use_cache: bool = True
     cache_root: str | None = None
     name: str = field(default="measure", init=False)
+
+    def __post_init__(self) -> None:
+        if self.noise is None:  # the fingerprint names the noise used, not "default"
+            object.__setattr__(self, "noise", default_noise(self.attribution))
 
     @property
     def columns(self) -> tuple[tuple[str, str], ...]:

@@ -18,7 +18,7 @@ from galaxyscope.images.identity import redshift_of
 from galaxyscope.measure.api import BAR_METHODS
 from galaxyscope.measure.calibration import calibrate
 from galaxyscope.measure.orientation import sky_position_angle
-from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_NOISE, DEFAULT_SAMPLES
+from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_SAMPLES, default_noise
 
 #: every batch read is guarded (time limit, declared-size cap) unless told otherwise
 READ_LIMITS_DEFAULT = ReadLimits()
@@ -96,7 +96,7 @@ def measure_dataset(
     methods: Sequence[str] = BAR_METHODS,
     attribution: str = DEFAULT_METHOD,
     n_samples: int = DEFAULT_SAMPLES,
-    noise: float = DEFAULT_NOISE,
+    noise: float | None = None,
     target: str | None = None,
     cache=None,
     options: dict | None = None,
@@ -136,6 +136,7 @@ def measure_dataset(
     on the pixels its header declares; one over either is a skipped image (None: off).
     """
     check_keep_columns(image_set, keep_columns)
+    noise = default_noise(attribution) if noise is None else noise  # the table records the number used
     if getattr(model.meta, "task", "classify") == "regress":
         report = _regress_dataset(image_set, model, target=target, progress=progress, cancel=cancel,
                                   on_rows=on_rows, read_limits=read_limits)
@@ -177,7 +178,7 @@ def image_measurer(
     methods: Sequence[str] = BAR_METHODS,
     attribution: str = DEFAULT_METHOD,
     n_samples: int = DEFAULT_SAMPLES,
-    noise: float = DEFAULT_NOISE,
+    noise: float | None = None,
     target: str | None = None,
     cache=None,
     options: dict | None = None,
@@ -199,6 +200,7 @@ def image_measurer(
     threshold = model_min_bar_probability(model) if min_bar_probability is None else float(min_bar_probability)
     saliency_methods = [m for m in methods if m != "isophote"]
     want_isophote = "isophote" in methods or (check_agreement and bool(saliency_methods))
+    noise = default_noise(attribution) if noise is None else noise
 
     def measure_one(key: str, image) -> list[dict]:
         image_rows: list[dict] = []

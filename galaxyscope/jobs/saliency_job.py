@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_NOISE, DEFAULT_SAMPLES
+from galaxyscope.saliency.methods import DEFAULT_METHOD, DEFAULT_SAMPLES, default_noise
 
 #: one Parquet row per image: which cache entry holds its map, and the model's answer
 SALIENCY_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -29,13 +29,17 @@ class SaliencyWork:
     model_sha256: str
     method: str = DEFAULT_METHOD
     n_samples: int = DEFAULT_SAMPLES
-    noise: float = DEFAULT_NOISE
+    noise: float | None = None  # None: the attribution's own (default_noise)
     target: str | None = None
     cache_root: str | None = None
     device: str | None = None
     threads: int = 1
     name: str = field(default="saliency", init=False)
     columns: tuple[tuple[str, str], ...] = field(default=SALIENCY_COLUMNS, init=False)
+
+    def __post_init__(self) -> None:
+        if self.noise is None:  # the fingerprint names the noise used, not "default"
+            object.__setattr__(self, "noise", default_noise(self.method))
 
     def fingerprint(self) -> dict[str, Any]:
         return {"model": self.model_sha256, "method": self.method, "n_samples": self.n_samples,

@@ -151,7 +151,7 @@ def compute_saliency(
     *,
     target: str | int | None = None,
     n_samples: int = DEFAULT_SAMPLES,
-    noise: float = DEFAULT_NOISE,
+    noise: float | None = None,
     chunk: int = DEFAULT_CHUNK,
     seed: int = DEFAULT_SEED,
     progress: Progress | None = None,
@@ -163,10 +163,12 @@ def compute_saliency(
     Runs on ``model.device`` with the output's raw logit as the target. See
     METHODS for the methods and their extra keyword parameters (n_steps,
     baseline, blur_fraction, layer, window_fraction, stride_fraction).
+    ``noise`` None: the method's own (`default_noise`).
     Raises CancelledError when ``cancel()`` turns True (checked between chunks).
     """
-    req = resolve_request(model, method, target=target, n_samples=n_samples, noise=noise,
-                          chunk=chunk, seed=seed, **kw)
+    if noise is not None:
+        kw["noise"] = noise
+    req = resolve_request(model, method, target=target, n_samples=n_samples, chunk=chunk, seed=seed, **kw)
     t0 = time.perf_counter()
     _check(cancel)
     net = model.net

@@ -13,7 +13,7 @@ import argparse
 from dataclasses import dataclass
 
 from galaxyscope.errors import GalaxyscopeError
-from galaxyscope.saliency.methods import DEFAULT_METHOD, METHODS, SaliencyError, canonical_method
+from galaxyscope.saliency.methods import DEFAULT_METHOD, METHODS, SaliencyError, canonical_method, default_noise
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,10 @@ def add_saliency_arguments(parser: argparse.ArgumentParser) -> argparse._Argumen
                    metavar="METHOD", help=f"saliency method: {', '.join(METHODS)} (default %(default)s)")
     g.add_argument("--samples", type=int, default=defaults["n_samples"], metavar="N",
                    help="SmoothGrad samples N (default %(default)s)")
-    g.add_argument("--noise", type=float, default=defaults["noise"], metavar="F",
-                   help="SmoothGrad noise sigma as a fraction of the input range (default %(default)s)")
+    g.add_argument("--noise", type=float, default=None, metavar="F",
+                   help="SmoothGrad noise sigma as a fraction of the input range (default: the attribution's "
+                        f"own, {defaults['noise']} for {DEFAULT_METHOD}, "
+                        f"{METHODS['bar_evidence'].defaults['noise']} for bar_evidence)")
     g.add_argument("--target", help="model output to explain (default: the bar output)")
     return g
 
@@ -56,7 +58,8 @@ def saliency_options(args: argparse.Namespace) -> SaliencyOptions:
         raise GalaxyscopeError(f"--attribution: {exc}") from None
     if args.samples < 1:
         raise GalaxyscopeError(f"--samples must be at least 1, got {args.samples}")
-    if not args.noise >= 0:
-        raise GalaxyscopeError(f"--noise must not be negative, got {args.noise}")
-    return SaliencyOptions(method=method, n_samples=int(args.samples), noise=float(args.noise),
+    noise = default_noise(method) if args.noise is None else args.noise
+    if not noise >= 0:
+        raise GalaxyscopeError(f"--noise must not be negative, got {noise}")
+    return SaliencyOptions(method=method, n_samples=int(args.samples), noise=float(noise),
                            target=args.target or None)
