@@ -93,7 +93,7 @@ def length_label(m: BarMeasurement | None, pixel_scale: u.Quantity | None, redsh
 
 #: notes are wrapped to this many characters: the result panel does not wrap (so that the
 #: dock keeps its width while sliders move), and a calibration note runs to ~150 characters
-NOTE_WIDTH = 60
+NOTE_WIDTH = 44
 
 
 def describe_fit(fit: BarFit, pixel_scale: u.Quantity | None, redshift: float | None,
