@@ -36,3 +36,17 @@ def collect_qt_garbage_on_the_main_thread(request):
     yield
     if "qtbot" in request.fixturenames:  # the GUI tests (a collection costs ~0.3 s: not after every test)
         gc.collect()
+
+
+@pytest.fixture
+def own_noise(monkeypatch):
+    """bar_evidence with a noise of its own (0.07, the one tried in measurable-bars.md section 6):
+    the shipped table gives it SmoothGrad's, so the mechanism is tested on a patched table."""
+    import dataclasses
+
+    from galaxyscope.saliency import methods
+
+    spec = methods.METHODS["bar_evidence"]
+    monkeypatch.setitem(methods.METHODS, "bar_evidence",
+                        dataclasses.replace(spec, defaults={**spec.defaults, "noise": 0.07}))
+    return 0.07

@@ -198,7 +198,7 @@ def test_distributed_work_is_keyed_by_the_companion_too(tmp_path):
         planned.setup()
 
 
-def test_bar_evidence_is_computed_at_its_own_noise_unless_one_is_given(tmp_path):
+def test_bar_evidence_is_computed_at_its_own_noise_unless_one_is_given(tmp_path, own_noise):
     """bar_evidence was validated at another noise than SmoothGrad's: every path that leaves the
     noise unset (library, command line, distributed work) uses the method's own."""
     import argparse

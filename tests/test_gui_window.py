@@ -562,7 +562,7 @@ def test_the_shipped_model_offers_bar_evidence_with_its_own_calibration(make_win
                     and any(be_scale in n for n in w.fits["moments"].measurement.notes), timeout=WAIT_MS)
 
 
-def test_the_noise_follows_the_attribution(make_window, qtbot):
+def test_the_noise_follows_the_attribution(make_window, qtbot, own_noise):
     """Choosing an attribution (the combo or the A key) sets its own noise level, in the box and
     in the request; a value typed afterwards is kept."""
     from galaxyscope.gui.controls import _set_combo

@@ -31,7 +31,15 @@ def test_every_command_takes_its_defaults_from_the_method_table(command):
     opts = saliency_options(args)
     assert opts == SaliencyOptions("smoothgrad", SMOOTH["n_samples"], SMOOTH["noise"], None)
     ev = build_parser().parse_args([*COMMANDS[command], "--attribution", "bar_evidence"])
-    assert saliency_options(ev).noise == METHODS["bar_evidence"].defaults["noise"] != SMOOTH["noise"]
+    assert saliency_options(ev).noise == METHODS["bar_evidence"].defaults["noise"]
+
+
+def test_an_attribution_with_its_own_noise_gets_it_unless_one_is_given(own_noise):
+    parser = build_parser()
+    assert saliency_options(parser.parse_args([*COMMANDS["measure"], "--attribution", "bar_evidence"])).noise == own_noise
+    assert saliency_options(parser.parse_args(COMMANDS["measure"])).noise == SMOOTH["noise"]
+    told = parser.parse_args([*COMMANDS["measure"], "--attribution", "bar_evidence", "--noise", "0.2"])
+    assert saliency_options(told).noise == 0.2
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))

@@ -224,7 +224,7 @@ class SaliencyControls(QGroupBox):
         self.noise.setDecimals(3)
         self.noise.setValue(0.1)
         self.noise.setToolTip("noise sigma as a fraction of the input's value range; choosing an "
-                              "attribution sets its own (SmoothGrad 0.1 as in the paper; bar evidence 0.07)")
+                              "attribution sets its own (0.1 for SmoothGrad as in the paper)")
         self.auto = QCheckBox("compute on select")
         self.auto.setChecked(True)
         self.auto.setToolTip("compute the saliency whenever an image is selected (and prefetch the next one)")

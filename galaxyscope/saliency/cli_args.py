@@ -42,10 +42,11 @@ def add_saliency_arguments(parser: argparse.ArgumentParser) -> argparse._Argumen
                    metavar="METHOD", help=f"saliency method: {', '.join(METHODS)} (default %(default)s)")
     g.add_argument("--samples", type=int, default=defaults["n_samples"], metavar="N",
                    help="SmoothGrad samples N (default %(default)s)")
+    own = "".join(f", {spec.defaults['noise']} for {name}" for name, spec in METHODS.items()
+                  if name != DEFAULT_METHOD and spec.defaults.get("noise", defaults["noise"]) != defaults["noise"])
     g.add_argument("--noise", type=float, default=None, metavar="F",
                    help="SmoothGrad noise sigma as a fraction of the input range (default: the attribution's "
-                        f"own, {defaults['noise']} for {DEFAULT_METHOD}, "
-                        f"{METHODS['bar_evidence'].defaults['noise']} for bar_evidence)")
+                        f"own: {defaults['noise']} for {DEFAULT_METHOD}{own})")
     g.add_argument("--target", help="model output to explain (default: the bar output)")
     return g
 
