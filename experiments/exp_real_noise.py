@@ -18,8 +18,13 @@ from galaxyscope.measure import measure_bar, MomentsParams
 from experiments.common import shared_data, shipped_model
 
 
-def main() -> int:
-    torch.set_num_threads(1)
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
     m = load_checkpoint(shipped_model(), device="cpu")
     st = ImageSet.open(shared_data("galaxy-builder-dev"))
     ref = np.ma.filled(np.ma.asarray(st.column("bar_Re_px"), float), np.nan)
