@@ -293,13 +293,7 @@ def pair(args) -> int:
     for v in args.variants:
         res: dict[str, list] = {label: [] for label, _ in settings}
         for data, work in ((args.data, args.work), (args.data2, args.work2)):
-            s, idx_all, true_all, r90_all = open_measurable(data)
-            z = np.load(work / f"maps_{v}.npz")
-            pos = {int(i): k for k, i in enumerate(idx_all)}
-            sel = np.array([pos[int(i)] for i in z["idx"]])
-            true, r90 = true_all[sel], r90_all[sel]
-            full = full_maps(model, s, z["maps"], z["idx"], z["boxes"])
-            L = {label: lengths(full, opts) for label, opts in settings}
+            L, true, r90 = _set_lengths(model, data, work, v, settings)
             for label in L:
                 x = np.array(L[label])
                 ok = np.isfinite(x)

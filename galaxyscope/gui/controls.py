@@ -349,12 +349,11 @@ class SaliencyControls(QGroupBox):
         """A chosen attribution brings its own noise level (`default_noise`): the one it was
         validated with, as its measuring settings follow it; the request changes once."""
         if not self._pushing:
-            from galaxyscope.saliency.methods import METHODS
+            from galaxyscope.saliency.methods import METHODS, default_noise
 
-            noise = METHODS[self.method_name()].defaults.get("noise")
-            if noise is not None:
+            if "noise" in METHODS[self.method_name()].defaults:  # methods without noise leave the box alone
                 self.noise.blockSignals(True)
-                self.noise.setValue(noise)
+                self.noise.setValue(default_noise(self.method_name()))
                 self.noise.blockSignals(False)
         self._request_changed()
 
