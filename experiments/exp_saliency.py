@@ -184,11 +184,35 @@ class MaskNet(BarMapNet):
         return self.pixel_logits(x)
 
 
-def train_masknet(paths: Paths, seed: int = 0, epochs: int = 4, threads: int = 2) -> Path:
-    """Train the direct-supervision reference on train4k's masks (BCE), with the same augmentation."""
-    from galaxyscope.model.augment import AugmentConfig, augment_with_masks
+MASKNET_AUGS = ("basic", "survey")
+AUG_NOTES = {"basic": "the training augmentation",
+             "survey": "the training augmentation plus survey changes (AugmentConfig.survey(): greyscale, "
+                       "stretches, blur, noise, colour, JPEG)"}
 
-    out = paths.work / "models" / f"masknet_s{seed}.pt"
+
+def masknet_augment(aug: str):
+    """The augmentation a mask network trains with: ``basic`` (the classifier's: rotations, flips,
+    shifts, brightness/contrast) or ``survey`` (that plus ``AugmentConfig.survey()``: greyscale,
+    stretches, blur, noise, colour, JPEG), so that the companion sees frames like Galaxy Builder's."""
+    from galaxyscope.model.augment import AugmentConfig
+
+    if aug not in MASKNET_AUGS:
+        raise ValueError(f"mask network augmentation {aug!r}: use one of {', '.join(MASKNET_AUGS)}")
+    return AugmentConfig.survey() if aug == "survey" else AugmentConfig()
+
+
+def masknet_path(paths: Paths, seed: int = 0, aug: str = "basic") -> Path:
+    """Where a trained mask network is kept (the basic one keeps its old name)."""
+    return paths.work / "models" / (f"masknet_s{seed}.pt" if aug == "basic" else f"masknet_{aug}_s{seed}.pt")
+
+
+def train_masknet(paths: Paths, seed: int = 0, epochs: int = 4, threads: int = 2, aug: str = "basic") -> Path:
+    """Train the direct-supervision reference on train4k's masks (BCE), with the classifier's
+    augmentation or (``aug="survey"``) with survey changes on top (see :func:`masknet_augment`)."""
+    from galaxyscope.model.augment import augment_with_masks
+
+    cfg = masknet_augment(aug)
+    out = masknet_path(paths, seed, aug)
     if out.exists():
         return out
     torch.set_num_threads(threads)
@@ -206,14 +230,14 @@ def train_masknet(paths: Paths, seed: int = 0, epochs: int = 4, threads: int = 2
         total = 0.0
         for s in range(n // 32):
             b = order[s * 32:(s + 1) * 32]
-            x, m = augment_with_masks(data.as_float(b), data.masks[b].float() / 255.0, gen, AugmentConfig())
+            x, m = augment_with_masks(data.as_float(b), data.masks[b].float() / 255.0, gen, cfg)
             loss = F.binary_cross_entropy_with_logits(net(x), m, pos_weight=torch.tensor(5.0))
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             total += float(loss.detach())
-        print(f"[masknet s{seed}] epoch {epoch + 1}/{epochs}: loss {total / (n // 32):.4f} "
+        print(f"[masknet {aug} s{seed}] epoch {epoch + 1}/{epochs}: loss {total / (n // 32):.4f} "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), out)
@@ -565,7 +589,8 @@ def evidence_saliency(paths: Paths, out: Path, samples: int = 25, threads: int =
     return out
 
 
-def export_companion(paths: Paths, out: Path, attach: Path | None, threads: int = 2) -> Path:
+def export_companion(paths: Paths, out: Path, attach: Path | None, threads: int = 2, aug: str = "basic",
+                     seed: int = 0, epochs: int = 4) -> Path:
     """Write the trained mask network as a ``barmap`` checkpoint (the shipped model's companion).
 
     Its one output is the bar evidence (``BarMapNet``); its preprocessing is the shipped
@@ -575,7 +600,7 @@ def export_companion(paths: Paths, out: Path, attach: Path | None, threads: int 
     from galaxyscope.model.checkpoint import load_checkpoint, save_checkpoint
     from galaxyscope.model.loaded import LoadedModel, ModelMeta
 
-    src = train_masknet(paths, 0, threads=threads)
+    src = train_masknet(paths, seed, epochs=epochs, threads=threads, aug=aug)
     net = BarMapNet()
     net.load_state_dict(torch.load(src, weights_only=True))
     shipped = load_checkpoint(SHIPPED, device="cpu")
@@ -583,11 +608,12 @@ def export_companion(paths: Paths, out: Path, attach: Path | None, threads: int 
         architecture="barmap", output_names=["bar_evidence"], sigmoid_outputs=[False], task="regress",
         preprocessing=shipped.preprocessing,
         notes=("Bar-evidence companion of the shipped classifier (issue 20): a U-Net trained on the "
-               f"synthetic bar masks of {display_path(paths.train)} (galaxyscope synth --n 4000 --seed 100; BCE, pos_weight 5, 4 epochs, AdamW lr 2e-3 "
-               "cosine, the training augmentation; python -m experiments.exp_saliency masknet); output = "
+               f"synthetic bar masks of {display_path(paths.train)} (galaxyscope synth --n 4000 --seed 100; BCE, pos_weight 5, {epochs} epochs, AdamW lr 2e-3 "
+               f"cosine, {AUG_NOTES[aug]}, seed {seed}; python -m experiments.exp_saliency masknet --aug {aug}); output = "
                "bar evidence (log-mean-exp of the per-pixel bar logits). Explained by the "
                "bar_evidence attribution; never used for P(bar)."),
-        metrics={"recipe": {"train": display_path(paths.train), "epochs": 4, "seed": 0, "pos_weight": 5.0,
+        metrics={"recipe": {"train": display_path(paths.train), "epochs": epochs, "seed": seed, "pos_weight": 5.0,
+                            "augmentation": aug, "augment_config": masknet_augment(aug).to_dict(),
                             "lr": 2e-3, "batch_size": 32, "source": "experiments/exp_saliency.py train_masknet"}})
     out.parent.mkdir(parents=True, exist_ok=True)
     digest = save_checkpoint(LoadedModel(net, meta), out)
@@ -658,6 +684,10 @@ def main() -> int:
                          "checkpoint (default resources/models/bar_evidence.safetensors)")
     ap.add_argument("--attach", type=Path, default=None,
                     help="export: classifier checkpoint that gets the companion's name (bar_evidence)")
+    ap.add_argument("--aug", choices=MASKNET_AUGS, default="basic",
+                    help="masknet, export: the mask network's augmentation (survey: greyscale, stretches, "
+                         "blur, noise, colour and JPEG on top, as real frames differ)")
+    ap.add_argument("--masknet-seed", type=int, default=0, help="masknet, export: the mask network's seed")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--samples", type=int, default=25)
@@ -674,7 +704,7 @@ def main() -> int:
                 if s in VARIANTS[v].seeds:
                     train_variant(paths, VARIANTS[v], s, args.threads)
     if args.cmd in ("masknet", "all"):
-        train_masknet(paths, 0, epochs=args.epochs, threads=args.threads)
+        train_masknet(paths, args.masknet_seed, epochs=args.epochs, threads=args.threads, aug=args.aug)
     if args.cmd in ("table", "all"):
         table(paths, Path(args.out), args.samples, variants, seeds)
     if args.cmd == "reference":
@@ -683,7 +713,7 @@ def main() -> int:
         real_lengths(args.threads)
     if args.cmd == "export":
         export_companion(paths, args.table_out or REPO / "resources/models/bar_evidence.safetensors",
-                         args.attach, args.threads)
+                         args.attach, args.threads, aug=args.aug, seed=args.masknet_seed, epochs=args.epochs)
     if args.cmd == "evidence":
         evidence_saliency(paths, args.table_out or paths.work / "evidence_sg", args.samples, args.threads)
     return 0
