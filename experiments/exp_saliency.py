@@ -193,17 +193,29 @@ AUG_NOTES = {"basic": "the training augmentation",
 def masknet_augment(aug: str):
     """The augmentation a mask network trains with: ``basic`` (the classifier's: rotations, flips,
     shifts, brightness/contrast) or ``survey`` (that plus ``AugmentConfig.survey()``: greyscale,
-    stretches, blur, noise, colour, JPEG), so that the companion sees frames like Galaxy Builder's."""
+    stretches, blur, noise, colour, JPEG), so that the companion sees frames like Galaxy Builder's;
+    ``BASE:KEY=VALUE,...`` changes single settings of either (e.g. ``basic:greyscale=0.5``)."""
     from galaxyscope.model.augment import AugmentConfig
 
-    if aug not in MASKNET_AUGS:
-        raise ValueError(f"mask network augmentation {aug!r}: use one of {', '.join(MASKNET_AUGS)}")
-    return AugmentConfig.survey() if aug == "survey" else AugmentConfig()
+    base, _, extra = aug.partition(":")
+    if base not in MASKNET_AUGS:
+        raise ValueError(f"mask network augmentation {aug!r}: use one of {', '.join(MASKNET_AUGS)}, "
+                         "optionally with :KEY=VALUE,...")
+    cfg = AugmentConfig.survey() if base == "survey" else AugmentConfig()
+    return cfg.with_values(extra) if extra else cfg
+
+
+def augment_note(aug: str) -> str:
+    """The augmentation in words, for the exported checkpoint's notes."""
+    base, _, extra = aug.partition(":")
+    return AUG_NOTES[base] + (f", changed: {extra}" if extra else "")
 
 
 def masknet_path(paths: Paths, seed: int = 0, aug: str = "basic") -> Path:
     """Where a trained mask network is kept (the basic one keeps its old name)."""
-    return paths.work / "models" / (f"masknet_s{seed}.pt" if aug == "basic" else f"masknet_{aug}_s{seed}.pt")
+    masknet_augment(aug)  # refuses an unknown recipe before it names a file
+    tag = "".join(c if c.isalnum() or c in ".-" else "-" for c in aug.replace("=", ""))
+    return paths.work / "models" / (f"masknet_s{seed}.pt" if aug == "basic" else f"masknet_{tag}_s{seed}.pt")
 
 
 def train_masknet(paths: Paths, seed: int = 0, epochs: int = 4, threads: int = 2, aug: str = "basic") -> Path:
@@ -609,7 +621,7 @@ def export_companion(paths: Paths, out: Path, attach: Path | None, threads: int 
         preprocessing=shipped.preprocessing,
         notes=("Bar-evidence companion of the shipped classifier (issue 20): a U-Net trained on the "
                f"synthetic bar masks of {display_path(paths.train)} (galaxyscope synth --n 4000 --seed 100; BCE, pos_weight 5, {epochs} epochs, AdamW lr 2e-3 "
-               f"cosine, {AUG_NOTES[aug]}, seed {seed}; python -m experiments.exp_saliency masknet --aug {aug}); output = "
+               f"cosine, {augment_note(aug)}, seed {seed}; python -m experiments.exp_saliency masknet --aug {aug}); output = "
                "bar evidence (log-mean-exp of the per-pixel bar logits). Explained by the "
                "bar_evidence attribution; never used for P(bar)."),
         metrics={"recipe": {"train": display_path(paths.train), "epochs": epochs, "seed": seed, "pos_weight": 5.0,
@@ -684,9 +696,10 @@ def main() -> int:
                          "checkpoint (default resources/models/bar_evidence.safetensors)")
     ap.add_argument("--attach", type=Path, default=None,
                     help="export: classifier checkpoint that gets the companion's name (bar_evidence)")
-    ap.add_argument("--aug", choices=MASKNET_AUGS, default="basic",
-                    help="masknet, export: the mask network's augmentation (survey: greyscale, stretches, "
-                         "blur, noise, colour and JPEG on top, as real frames differ)")
+    ap.add_argument("--aug", default="basic",
+                    help="masknet, export: the mask network's augmentation, basic or survey (greyscale, "
+                         "stretches, blur, noise, colour and JPEG on top, as real frames differ), optionally "
+                         "with :KEY=VALUE,... (galaxyscope.model.augment.AugmentConfig), e.g. basic:greyscale=0.5")
     ap.add_argument("--masknet-seed", type=int, default=0, help="masknet, export: the mask network's seed")
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
@@ -695,6 +708,10 @@ def main() -> int:
     ap.add_argument("--out", default=str(REPO / "docs/experiments/saliency.md"))
     add_path_options(ap)
     args = ap.parse_args()
+    try:
+        masknet_augment(args.aug)
+    except ValueError as e:
+        ap.error(f"--aug: {e}")
     paths = paths_of(args)
     variants = [v for v in args.variants.split(",") if v]
     seeds = tuple(int(s) for s in args.seeds.split(",") if s)

@@ -25,10 +25,19 @@ def test_the_survey_recipe_adds_survey_changes_and_the_basic_one_does_not():
         xs.masknet_augment("grey")
 
 
+def test_a_recipe_can_change_single_settings():
+    grey = xs.masknet_augment("basic:greyscale=0.5")
+    assert grey.greyscale == 0.5 and grey.asinh == 0 and grey.max_angle == AugmentConfig().max_angle
+    assert xs.masknet_augment("survey:asinh=0").asinh == 0 and xs.masknet_augment("survey:asinh=0").jpeg > 0
+    assert "changed: greyscale=0.5" in xs.augment_note("basic:greyscale=0.5")
+    with pytest.raises(ValueError, match="greyscale"):
+        xs.masknet_augment("basic:greyscale=2")
+
+
 def test_each_recipe_and_seed_has_its_own_file(tmp_path):
     p = xs.Paths(tmp_path, tmp_path / "train4k", tmp_path / "v", tmp_path / "t")
-    names = {xs.masknet_path(p, s, a).name for s in (0, 1) for a in xs.MASKNET_AUGS}
-    assert len(names) == 4
+    names = {xs.masknet_path(p, s, a).name for s in (0, 1) for a in (*xs.MASKNET_AUGS, "basic:greyscale=0.5")}
+    assert len(names) == 6 and all("=" not in n and ":" not in n for n in names)
     assert xs.masknet_path(p).name == "masknet_s0.pt"  # the shipped companion's network keeps its name
 
 
