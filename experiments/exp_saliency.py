@@ -219,8 +219,8 @@ def masknet_path(paths: Paths, seed: int = 0, aug: str = "basic") -> Path:
 
 
 def train_masknet(paths: Paths, seed: int = 0, epochs: int = 4, threads: int = 2, aug: str = "basic") -> Path:
-    """Train the direct-supervision reference on train4k's masks (BCE), with the classifier's
-    augmentation or (``aug="survey"``) with survey changes on top (see :func:`masknet_augment`)."""
+    """Train the direct-supervision reference on train4k's masks (BCE), with the augmentation
+    recipe ``aug`` (the classifier's by default; see :func:`masknet_augment`)."""
     from galaxyscope.model.augment import augment_with_masks
 
     cfg = masknet_augment(aug)
@@ -396,7 +396,7 @@ def table(paths: Paths, out: Path, samples: int, variants: list[str], seeds: tup
 
     truth_val, truth_test = sets.of("val", sets.sets["val"]["masks"]), sets.of("test", sets.sets["test"]["masks"])
     done(judge("truth", "true bar mask", "-", truth_val, truth_test, size, crop))
-    for path in sorted((paths.work / "models").glob("masknet_s*.pt")):
+    for path in sorted((paths.work / "models").glob("masknet_s[0-9]*.pt")):  # the basic recipe only, as before --aug
         v, t = masknet_maps(path, sets, pre)
         done(judge("masknet", "predicted mask", path.stem.split("_s")[-1], sets.of("val", v), sets.of("test", t),
                    size, crop))
