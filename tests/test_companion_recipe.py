@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from experiments import exp_saliency as xs
-from experiments.exp_real_noise import parse_setting
+from experiments.exp_real_noise import paired_rho_difference, parse_setting
 from galaxyscope.model.augment import AugmentConfig
 from galaxyscope.model.trainset import TrainingData
 
@@ -74,3 +74,25 @@ def test_a_real_check_setting_is_read_or_refused():
     assert parse_setting("0.1,0.4,extent,0.75") == (0.1, 0.4, "extent", 0.75)
     with pytest.raises(Exception, match="NOISE,T,LENGTH_FROM,BLUR"):
         parse_setting("0.1,0.4")
+
+
+def test_the_paired_bootstrap_resamples_the_same_galaxies_for_both_rows():
+    from scipy.stats import spearmanr
+
+    from galaxyscope.evaluate.metrics import resample_counts
+
+    rng = np.random.default_rng(5)
+    y = rng.uniform(5, 30, 19)
+    good = y + rng.normal(0, 2, 19)
+    poor = rng.uniform(5, 30, 19)
+    poor[3] = np.nan  # a galaxy the measurement missed: left out of both rows
+    d = paired_rho_difference(good, poor, y, 200, seed=1)
+    assert d.shape == (200,) and np.nanmedian(d) > 0.3
+    # each draw is scipy's rho difference on the resampled galaxies (the same ones for both rows)
+    ok = np.isfinite(poor)
+    counts = resample_counts(np.random.default_rng(1), 200, int(ok.sum()))
+    for j in range(3):
+        rows = np.repeat(np.arange(ok.sum()), counts[j].astype(int))
+        want = spearmanr(good[ok][rows], y[ok][rows])[0] - spearmanr(poor[ok][rows], y[ok][rows])[0]
+        assert d[j] == pytest.approx(want, abs=1e-9)
+    assert np.allclose(paired_rho_difference(good, good, y, 50), 0.0)
