@@ -8,7 +8,8 @@ bar_evidence companion, its noise level and the `moments` setting (the check tha
 
 Prints Spearman rho (and rho of length/r90) against ``bar_Re_px`` for the 19 galaxies with a
 volunteers' bar size, for each classifier checkpoint (``--model``, repeatable: its ``bar_evidence``
-companion is what is explained) crossed with each noise level and six settings, and a paired
+companion is what is explained) crossed with each noise level and six settings (more with
+``--setting``; the candidate's is always measured), and a paired
 bootstrap of rho for the candidate (the LAST model at ``--candidate NOISE,T,LENGTH_FROM,BLUR``)
 minus rho for the shipped configuration (the FIRST model at noise 0.1, t=0.4, extent, blur 0.75).
 A development set: the numbers guide, the kept-back half tests.
@@ -50,6 +51,15 @@ def paired_rho_difference(a: np.ndarray, b: np.ndarray, y: np.ndarray, k: int, s
             - bootstrap_draws(b[ok], y[ok], counts)["spearman_rho"])
 
 
+def parse_moments(text: str) -> tuple[float, str, float]:
+    """``T,LENGTH_FROM,BLUR`` -> a tuple (argparse type)."""
+    try:
+        t, lf, blur = text.split(",")
+        return float(t), lf.strip(), float(blur)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use T,LENGTH_FROM,BLUR, e.g. 0.3,extent,0.75") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
@@ -59,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noises", default="0.07,0.1", help="SmoothGrad noise levels, comma-separated")
     ap.add_argument("--candidate", type=parse_setting, default=(0.07, 0.3, "extent", 0.75),
                     help="the last model's setting compared with the shipped one: NOISE,T,LENGTH_FROM,BLUR")
+    ap.add_argument("--setting", action="append", type=parse_moments, default=[],
+                    help="a moments setting T,LENGTH_FROM,BLUR measured besides the six (repeat), "
+                         "e.g. each companion's own validation-chosen one")
     ap.add_argument("--boot", type=int, default=2000)
     args = ap.parse_args(argv)
     from galaxyscope.images.imageset import ImageSet
@@ -75,12 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     idx = np.flatnonzero(np.isfinite(ref))
     ims = [st[int(i)] for i in idx]
     y, yr = ref[idx], ref[idx] / r90[idx]
+    settings = list(dict.fromkeys([*SETTINGS, *args.setting, args.candidate[1:]]))
     res: dict[tuple, np.ndarray] = {}
     for k, path in enumerate(models):
         m = load_checkpoint(path, device="cpu")
         for n in noises:
             maps = [compute_saliency(m, im, "bar_evidence", noise=n).map for im in ims]
-            for t, lf, blur in SETTINGS:
+            for t, lf, blur in settings:
                 opts = MomentsParams(t_start=t, blur_sigma=blur, length_from=lf)
                 L = np.array([measure_bar(mp, "moments", options=opts, **m.preprocessing.measure_kwargs(im)).length_px
                               for mp, im in zip(maps, ims)])

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from experiments import exp_saliency as xs
-from experiments.exp_real_noise import paired_rho_difference, parse_setting
+from experiments.exp_real_noise import paired_rho_difference, parse_moments, parse_setting
 from galaxyscope.model.augment import AugmentConfig
 from galaxyscope.model.trainset import TrainingData
 
@@ -74,6 +74,9 @@ def test_a_real_check_setting_is_read_or_refused():
     assert parse_setting("0.1,0.4,extent,0.75") == (0.1, 0.4, "extent", 0.75)
     with pytest.raises(Exception, match="NOISE,T,LENGTH_FROM,BLUR"):
         parse_setting("0.1,0.4")
+    assert parse_moments("0.3,axis,1.5") == (0.3, "axis", 1.5)
+    with pytest.raises(Exception, match="T,LENGTH_FROM,BLUR"):
+        parse_moments("0.3,axis")
 
 
 def test_the_paired_bootstrap_resamples_the_same_galaxies_for_both_rows():
