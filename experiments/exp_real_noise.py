@@ -42,7 +42,7 @@ def parse_setting(text: str) -> tuple[float, float, str, float]:
 def paired_rho_difference(a: np.ndarray, b: np.ndarray, y: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """Bootstrap draws of rho(a, y) - rho(b, y), both on the SAME resampled galaxies.
 
-    Paired, because both rows measure the same 19 bars: the difference's interval is much narrower
+    Paired, because both rows measure the same 19 bars: the difference's interval can be much narrower
     than the two rows' own intervals suggest. Galaxies where either length is missing are left out.
     """
     ok = np.isfinite(a) & np.isfinite(b) & np.isfinite(y)
