@@ -31,11 +31,11 @@ SETTINGS = [(t, lf, blur) for t in (0.3, 0.4, 0.5) for lf, blur in (("extent", 0
 
 
 def parse_setting(text: str) -> tuple[float, float, str, float]:
-    """``NOISE,T,LENGTH_FROM,BLUR`` -> a tuple (argparse type)."""
+    """``NOISE,T,LENGTH_FROM,BLUR`` -> a tuple (argparse type): a noise level before a moments setting."""
+    noise, _, rest = text.partition(",")
     try:
-        noise, t, lf, blur = text.split(",")
-        return float(noise), float(t), lf.strip(), float(blur)
-    except ValueError:
+        return (float(noise), *parse_moments(rest))
+    except (ValueError, argparse.ArgumentTypeError):
         raise argparse.ArgumentTypeError(f"{text!r}: use NOISE,T,LENGTH_FROM,BLUR, e.g. 0.1,0.4,extent,0.75") from None
 
 
